@@ -1,0 +1,38 @@
+namespace StorageAppliance.Protocols.Scsi;
+
+/// <summary>What a logical unit reports about itself, fixed at creation.</summary>
+public sealed class LogicalUnitOptions
+{
+    /// <summary>Logical block size in bytes: 512 or 4096.</summary>
+    public int LogicalBlockSize { get; init; } = 512;
+
+    /// <summary>T10 vendor identification, 8 ASCII characters (padded with spaces).</summary>
+    public string VendorId { get; init; } = "STORAPPL";
+
+    /// <summary>Product identification, 16 ASCII characters (padded with spaces).</summary>
+    public string ProductId { get; init; } = "vDisk";
+
+    /// <summary>Product revision level, 4 ASCII characters.</summary>
+    public string ProductRevision { get; init; } = "0001";
+
+    /// <summary>Unit serial number (VPD 80), stable across restarts.</summary>
+    public required string SerialNumber { get; init; }
+
+    /// <summary>
+    /// 16-byte NAA IEEE Registered Extended designator (NAA 6) for VPD 83, stable across restarts and
+    /// identical through every target port, so multipath software sees one device.
+    /// </summary>
+    public required byte[] NaaDesignator { get; init; }
+
+    /// <summary>Initial state of the write cache (caching mode page WCE bit).</summary>
+    public bool WriteCacheEnabled { get; init; } = true;
+
+    /// <summary>The LU rejects every write with DATA PROTECT / WRITE PROTECTED.</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Thin-provisioned: reported in READ CAPACITY 16 (LBPME) and VPD B2.</summary>
+    public bool ThinProvisioned { get; init; } = true;
+
+    /// <summary>Largest transfer in logical blocks a single command may ask for (VPD B0).</summary>
+    public uint MaximumTransferLengthBlocks { get; init; } = 32768;
+}

@@ -1,0 +1,183 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace StorageAppliance.Protocols.Scsi;
+
+/// <summary>
+/// A SCSI target device (SAM-5 4.6): its logical units by LUN, and the commands that address the
+/// target rather than one unit (REPORT LUNS, and anything sent to a LUN that does not exist).
+/// Transports call <see cref="ExecuteAsync"/> for every command and tell it about nexuses and resets.
+/// </summary>
+public sealed class ScsiTarget
+{
+    private readonly ConcurrentDictionary<ulong, LogicalUnit> _units = new();
+    private readonly ConcurrentDictionary<long, ITNexus> _nexuses = new();
+    private readonly ILogger _log;
+
+    public ScsiTarget(string name, ILogger log)
+    {
+        Name = name;
+        _log = log;
+    }
+
+    public string Name { get; }
+
+    public IEnumerable<KeyValuePair<ulong, LogicalUnit>> LogicalUnits => _units;
+
+    public IEnumerable<ITNexus> Nexuses => _nexuses.Values;
+
+    public LogicalUnit? GetLogicalUnit(ulong lun) => _units.TryGetValue(lun, out var lu) ? lu : null;
+
+    /// <summary>Adds a logical unit; every existing nexus gets REPORTED LUNS DATA HAS CHANGED.</summary>
+    public void AddLogicalUnit(ulong lun, LogicalUnit unit)
+    {
+        if (!_units.TryAdd(lun, unit))
+            throw new InvalidOperationException($"LUN {lun} already exists on {Name}");
+        foreach (var nexus in _nexuses.Values)
+        {
+            unit.AddNexus(nexus);
+            foreach (var other in _units)
+                if (other.Key != lun)
+                    other.Value.EstablishUnitAttention(nexus, SenseCode.ReportedLunsDataHasChanged);
+        }
+    }
+
+    /// <summary>A new I_T nexus (an iSCSI session reached full feature phase).</summary>
+    public void AddNexus(ITNexus nexus)
+    {
+        if (_nexuses.TryAdd(nexus.Id, nexus))
+            foreach (var lu in _units.Values)
+                lu.AddNexus(nexus);
+    }
+
+    /// <summary>The nexus is gone (logout, connection loss, session reinstatement).</summary>
+    public void RemoveNexus(ITNexus nexus)
+    {
+        if (_nexuses.TryRemove(nexus.Id, out _))
+            foreach (var lu in _units.Values)
+                lu.RemoveNexus(nexus);
+    }
+
+    /// <summary>Executes one command. Completes with the outcome in the task; never throws for bad input.</summary>
+    public ValueTask ExecuteAsync(ScsiTask task)
+    {
+        if (_units.TryGetValue(task.Lun, out var lu))
+            return lu.ExecuteAsync(task);
+        ExecuteForMissingUnit(task);
+        return default;
+    }
+
+    /// <summary>LOGICAL UNIT RESET (SAM-5 7.7) of one unit; the transport has already aborted its tasks.</summary>
+    public bool ResetLogicalUnit(ulong lun, ITNexus by)
+    {
+        if (!_units.TryGetValue(lun, out var lu))
+            return false;
+        lu.Reset(by);
+        return true;
+    }
+
+    /// <summary>TARGET (WARM/COLD) RESET: every unit resets (SAM-5 6.3.4); a cold reset is reported as power on.</summary>
+    public void ResetTarget(ITNexus by, bool cold)
+    {
+        foreach (var lu in _units.Values)
+            lu.Reset(by, cold ? SenseCode.PowerOnOccurred : SenseCode.PowerOnResetOrBusDeviceReset);
+    }
+
+    private void ExecuteForMissingUnit(ScsiTask task)
+    {
+        switch (task.OperationCode)
+        {
+            case ScsiOpcode.ReportLuns:
+                ReportLuns(task);
+                return;
+            case ScsiOpcode.Inquiry:
+                // SPC-4 6.6.2: for a LUN that is not there, peripheral qualifier 011b, device type 1Fh.
+                if ((task.CdbBuffer[1] & 0x01) != 0)
+                {
+                    task.SetCheckCondition(SenseCode.LogicalUnitNotSupported);
+                    return;
+                }
+                int alloc = task.CdbUInt16(3);
+                var data = task.AllocateDataIn(36);
+                data[0] = 0x7F;
+                data[2] = 0x06;
+                data[3] = 0x02;
+                data[4] = 31;
+                task.TruncateDataIn(Math.Min(alloc, 36));
+                task.SetGood();
+                return;
+            case ScsiOpcode.RequestSense:
+                {
+                    int len = Math.Min((int)task.CdbBuffer[4], SenseData.FixedLength);
+                    var sense = task.AllocateDataIn(SenseData.FixedLength);
+                    SenseData.Write(sense, SenseCode.LogicalUnitNotSupported, descriptorFormat: false);
+                    task.TruncateDataIn(len);
+                    task.SetGood();
+                    return;
+                }
+            default:
+                task.SetCheckCondition(SenseCode.LogicalUnitNotSupported);
+                return;
+        }
+    }
+
+    /// <summary>REPORT LUNS (SPC-4 6.33), answered by the target for any LUN, existing or not.</summary>
+    private void ReportLuns(ScsiTask task)
+    {
+        var cdb = task.Cdb;
+        byte selectReport = cdb[2];
+        uint alloc = BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]);
+        if (selectReport is not (0x00 or 0x01 or 0x02))
+        {
+            task.SetCheckCondition(SenseCode.InvalidFieldInCdb, false, null, SenseKeySpecific.CdbField(2));
+            return;
+        }
+        if (alloc < 16)
+        {
+            // SPC-4: an allocation length under 16 is an error.
+            task.SetCheckCondition(SenseCode.InvalidFieldInCdb, false, null, SenseKeySpecific.CdbField(6));
+            return;
+        }
+        var luns = new List<ulong>(_units.Keys);
+        luns.Sort();
+        if (selectReport == 0x01)
+            luns.Clear(); // well-known LUNs only: we have none
+        int length = 8 + 8 * luns.Count;
+        var data = task.AllocateDataIn(length);
+        BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(8 * luns.Count));
+        for (int i = 0; i < luns.Count; i++)
+            LunEncoding.Write(data.Slice(8 + 8 * i, 8), luns[i]);
+        task.TruncateDataIn((int)Math.Min(alloc, (uint)length));
+        task.SetGood();
+    }
+}
+
+/// <summary>Encodes LUNs as SAM-5 4.7: peripheral device addressing below 256, flat space addressing up to 16383.</summary>
+public static class LunEncoding
+{
+    public static void Write(Span<byte> destination, ulong lun)
+    {
+        destination[..8].Clear();
+        if (lun < 256)
+        {
+            destination[1] = (byte)lun;
+        }
+        else
+        {
+            destination[0] = (byte)(0x40 | ((lun >> 8) & 0x3F));
+            destination[1] = (byte)lun;
+        }
+    }
+
+    public static ulong Read(ReadOnlySpan<byte> source)
+    {
+        int method = source[0] >> 6;
+        return method switch
+        {
+            0 => source[1], // peripheral device addressing (bus 0)
+            1 => (ulong)(((source[0] & 0x3F) << 8) | source[1]), // flat space
+            _ => ulong.MaxValue, // extended / logical unit addressing: not a LUN we serve
+        };
+    }
+}
