@@ -1,0 +1,137 @@
+using YamlDotNet.RepresentationModel;
+
+namespace StorageAppliance.Management.Config;
+
+// containers:            required, at least one
+//   - name: default
+// vdisks:
+//   - name: disk0        container: default     size: 8GiB     block_size: 512
+//     thin: true         write_cache: true      read_only: false
+internal sealed partial class ConfigBinder
+{
+    private readonly NameTable _containerNames = new("container");
+    private readonly NameTable _vdiskNames = new("vDisk");
+
+    // References are checked after every section is read, so their order in the file does not matter.
+    private readonly List<(string Name, YamlNode Node, string Path)> _containerRefs = [];
+    private readonly List<(string Name, YamlNode Node, string Path)> _vdiskRefs = [];
+
+    private void BindContainers(MappingReader root, List<ContainerConfig> containers)
+    {
+        var items = root.List("containers");
+        if (items is null)
+        {
+            if (root.Value("containers") is null)
+                root.Missing("containers", "at least one container is required, e.g. containers: [{name: default}]");
+            else
+                _containerNames.Incomplete = true;
+            return;
+        }
+        if (items.Count == 0)
+            root.Missing("containers", "at least one container is required, e.g. containers: [{name: default}]");
+
+        foreach (var (node, path) in items)
+        {
+            MappingReader? m = ctx.AsMapping(node, path);
+            if (m is null)
+            {
+                _containerNames.Incomplete = true;
+                continue;
+            }
+            var container = new ContainerConfig();
+            container.Name = RequiredUniqueName(m, _containerNames, CheckObjectName) ?? "";
+            m.Finish();
+            containers.Add(container);
+        }
+    }
+
+    private void BindVDisks(MappingReader root, List<VDiskConfig> vdisks)
+    {
+        var items = root.List("vdisks");
+        if (items is null)
+        {
+            _vdiskNames.Incomplete = root.Value("vdisks") is not null;
+            return;
+        }
+        foreach (var (node, path) in items)
+        {
+            MappingReader? m = ctx.AsMapping(node, path);
+            if (m is null)
+            {
+                _vdiskNames.Incomplete = true;
+                continue;
+            }
+            var vdisk = new VDiskConfig();
+            vdisk.Name = RequiredUniqueName(m, _vdiskNames, CheckObjectName) ?? "";
+
+            if (m.RequiredString("container", "every vDisk names its container") is { } container)
+            {
+                vdisk.Container = container;
+                _containerRefs.Add((container, m.PositionOf("container"), m.PathOf("container")));
+            }
+
+            bool blockSizeOk = true;
+            if (m.Size("block_size") is { } blockSize)
+            {
+                if (blockSize is 512 or 4096)
+                {
+                    vdisk.BlockSize = (int)blockSize;
+                }
+                else
+                {
+                    ctx.Error(m.PositionOf("block_size"), m.PathOf("block_size"), $"block size {blockSize} is not supported (use 512 or 4096)");
+                    blockSizeOk = false;
+                }
+            }
+            else if (m.Value("block_size") is not null)
+            {
+                blockSizeOk = false;
+            }
+
+            if (m.Value("size") is null)
+            {
+                m.Missing("size", "every vDisk needs a size, e.g. size: 8GiB");
+            }
+            else if (m.Size("size") is { } size)
+            {
+                string text = ((YamlScalarNode)m.PositionOf("size")).Value!;
+                if (size <= 0)
+                    ctx.Error(m.PositionOf("size"), m.PathOf("size"), $"'{text}' is not a usable size: it must be greater than 0");
+                else if (blockSizeOk && size % vdisk.BlockSize != 0)
+                    ctx.Error(m.PositionOf("size"), m.PathOf("size"), $"'{text}' ({size} bytes) is not a multiple of the block size {vdisk.BlockSize}");
+                else
+                    vdisk.SizeBytes = size;
+            }
+
+            vdisk.Thin = m.Bool("thin", vdisk.Thin);
+            vdisk.WriteCache = m.Bool("write_cache", vdisk.WriteCache);
+            vdisk.ReadOnly = m.Bool("read_only", vdisk.ReadOnly);
+            m.Finish();
+            vdisks.Add(vdisk);
+        }
+    }
+
+    private void CheckReferences()
+    {
+        foreach (var (name, node, path) in _containerRefs)
+        {
+            if (!_containerNames.Resolves(name))
+                ctx.Error(node, path, $"no container is named '{name}'{Known(name, _containerNames)}");
+        }
+        foreach (var (name, node, path) in _vdiskRefs)
+        {
+            if (!_vdiskNames.Resolves(name))
+                ctx.Error(node, path, $"no vDisk is named '{name}'{Known(name, _vdiskNames)}");
+        }
+    }
+
+    private static string Known(string name, NameTable table)
+    {
+        Dictionary<string, YamlNode>.KeyCollection names = table.Names.Keys;
+        if (names.Count == 0)
+            return " (none is defined)";
+        if (KeyHints.Suggest(name, names) is { } hint)
+            return $"; did you mean '{hint}'?";
+        return names.Count <= 8 ? $" (defined: {string.Join(", ", names)})" : "";
+    }
+}
