@@ -1,0 +1,50 @@
+using System.CommandLine;
+using StorageAppliance.Host;
+
+// The appliance's command line: `run` starts it; `config validate` checks a config file.
+var configOption = new Option<FileInfo?>("--config", "-c")
+{
+    Description = "YAML config file (default: the embedded config/appliance.yaml)",
+};
+var dataDirOption = new Option<DirectoryInfo?>("--data-dir")
+{
+    Description = "Folder for vDisk data and metadata (overrides appliance.data_dir)",
+};
+var iscsiListenOption = new Option<string[]>("--iscsi-listen")
+{
+    Description = "iSCSI portal ADDR:PORT (repeatable; overrides iscsi.listen)",
+    AllowMultipleArgumentsPerToken = false,
+};
+var logLevelOption = new Option<string?>("--log-level")
+{
+    Description = "Minimum log level: Trace, Debug, Information, Warning, Error",
+};
+
+var run = new Command("run", "Start the appliance in the foreground; Ctrl-C stops it cleanly");
+run.Options.Add(configOption);
+run.Options.Add(dataDirOption);
+run.Options.Add(iscsiListenOption);
+run.Options.Add(logLevelOption);
+run.SetAction(async (parse, ct) =>
+{
+    var options = new RunOptions(
+        parse.GetValue(configOption)?.FullName,
+        parse.GetValue(dataDirOption)?.FullName,
+        parse.GetValue(iscsiListenOption) ?? [],
+        parse.GetValue(logLevelOption));
+    return await ApplianceRunner.RunAsync(options).ConfigureAwait(false);
+});
+
+var validateFile = new Argument<FileInfo>("file") { Description = "Config file to check" };
+var validate = new Command("validate", "Check a config file and print every error with its line, key and reason");
+validate.Arguments.Add(validateFile);
+validate.SetAction(parse => ApplianceRunner.Validate(parse.GetValue(validateFile)!.FullName));
+var config = new Command("config", "Config file tools");
+config.Subcommands.Add(validate);
+
+var root = new RootCommand("StorageAppliance: iSCSI and NFS storage with data services in the I/O path");
+root.Subcommands.Add(run);
+root.Subcommands.Add(config);
+
+// The generic host handles SIGINT/SIGTERM itself (graceful stop), so the parser must not.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
