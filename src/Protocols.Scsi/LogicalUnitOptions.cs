@@ -35,4 +35,10 @@ public sealed class LogicalUnitOptions
 
     /// <summary>Largest transfer in logical blocks a single command may ask for (VPD B0).</summary>
     public uint MaximumTransferLengthBlocks { get; init; } = 32768;
+
+    /// <summary>
+    /// How much one PRE-FETCH may read ahead, in bytes: the "cache" SBC-3 speaks of. A PRE-FETCH of a range
+    /// that fits completes with CONDITION MET, a larger one reads this much and completes with GOOD.
+    /// </summary>
+    public long PrefetchCacheBytes { get; init; } = 32 << 20;
 }

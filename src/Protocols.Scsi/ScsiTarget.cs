@@ -62,6 +62,12 @@ public sealed class ScsiTarget
     /// <summary>Executes one command. Completes with the outcome in the task; never throws for bad input.</summary>
     public ValueTask ExecuteAsync(ScsiTask task)
     {
+        // REPORT LUNS addresses the target whatever LUN carries it (SPC-4 6.33, SAM-5 4.6.2).
+        if (task.OperationCode == ScsiOpcode.ReportLuns)
+        {
+            ReportLuns(task);
+            return default;
+        }
         if (_units.TryGetValue(task.Lun, out var lu))
             return lu.ExecuteAsync(task);
         ExecuteForMissingUnit(task);
@@ -98,21 +104,23 @@ public sealed class ScsiTarget
                     task.SetCheckCondition(SenseCode.LogicalUnitNotSupported);
                     return;
                 }
-                int alloc = task.CdbUInt16(3);
+                uint alloc = task.CdbUInt16(3);
                 var data = task.AllocateDataIn(36);
                 data[0] = 0x7F;
                 data[2] = 0x06;
                 data[3] = 0x02;
                 data[4] = 31;
-                task.TruncateDataIn(Math.Min(alloc, 36));
+                task.CompleteDataIn(alloc);
                 task.SetGood();
                 return;
             case ScsiOpcode.RequestSense:
                 {
-                    int len = Math.Min((int)task.CdbBuffer[4], SenseData.FixedLength);
-                    var sense = task.AllocateDataIn(SenseData.FixedLength);
-                    SenseData.Write(sense, SenseCode.LogicalUnitNotSupported, descriptorFormat: false);
-                    task.TruncateDataIn(len);
+                    // SPC-4 6.39: for a LUN that is not there, sense data with LOGICAL UNIT NOT SUPPORTED, as data.
+                    bool descriptor = (task.CdbBuffer[1] & 0x01) != 0;
+                    Span<byte> sense = stackalloc byte[ScsiTask.MaxSenseLength];
+                    int len = SenseData.Write(sense, SenseCode.LogicalUnitNotSupported, descriptor);
+                    sense[..len].CopyTo(task.AllocateDataIn(len));
+                    task.CompleteDataIn(task.CdbBuffer[4]);
                     task.SetGood();
                     return;
                 }
@@ -148,7 +156,7 @@ public sealed class ScsiTarget
         BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(8 * luns.Count));
         for (int i = 0; i < luns.Count; i++)
             LunEncoding.Write(data.Slice(8 + 8 * i, 8), luns[i]);
-        task.TruncateDataIn((int)Math.Min(alloc, (uint)length));
+        task.CompleteDataIn(alloc);
         task.SetGood();
     }
 }

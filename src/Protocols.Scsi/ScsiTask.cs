@@ -103,6 +103,18 @@ public sealed class ScsiTask
             DataInLength = length;
     }
 
+    /// <summary>
+    /// Ends the data-in of a command with an ALLOCATION LENGTH field (SPC-4 4.2.5.6): at most that many bytes
+    /// are returned, and since returning fewer bytes than are available "shall not be considered an error",
+    /// <see cref="TransferLength"/> becomes the bytes actually returned, so the transport reports no overflow.
+    /// </summary>
+    public void CompleteDataIn(uint allocationLength)
+    {
+        if (allocationLength < (uint)DataInLength)
+            DataInLength = (int)allocationLength;
+        TransferLength = DataInLength;
+    }
+
     public void SetGood()
     {
         Status = ScsiStatus.Good;
@@ -179,7 +191,8 @@ public static class SenseData
             s.Clear();
             s[0] = 0x70; // current error, fixed format
             s[2] = (byte)code.Key;
-            if (information is ulong info)
+            // SPC-4 4.5.3: a value that does not fit the 4-byte INFORMATION field is not reported (VALID stays 0).
+            if (information is ulong info && info <= uint.MaxValue)
             {
                 s[0] |= 0x80; // VALID: INFORMATION holds a value
                 BinaryPrimitives.WriteUInt32BigEndian(s[3..], (uint)info);

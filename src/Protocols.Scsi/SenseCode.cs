@@ -38,6 +38,7 @@ public readonly record struct SenseCode(SenseKey Key, byte Asc, byte Ascq)
 
     // DATA PROTECT
     public static readonly SenseCode WriteProtected = new(SenseKey.DataProtect, 0x27, 0x00);
+    public static readonly SenseCode SoftwareWriteProtected = new(SenseKey.DataProtect, 0x27, 0x02);
     public static readonly SenseCode SpaceAllocationFailedWriteProtect = new(SenseKey.DataProtect, 0x27, 0x07);
 
     // MISCOMPARE

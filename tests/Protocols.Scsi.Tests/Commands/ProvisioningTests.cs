@@ -1,0 +1,235 @@
+using StorageAppliance.Director;
+
+namespace StorageAppliance.Protocols.Scsi.Tests.Commands;
+
+public class UnmapTests
+{
+    [Test]
+    public void ReleasesEveryRangeAndTheyReadBackAsZeros()
+    {
+        var f = LuFixture.Create();
+        f.Memory.Bytes[..(64 * 512)].Fill((byte)'a');
+        var list = Cdbs.UnmapList((2, 3), (10, 1), (20, 0));
+        TaskAssert.Good(f.Run(Cdbs.Unmap(list.Length), list));
+        Assert.That(f.Disk.Calls.Select(c => (c.Operation, c.Offset, c.Length)), Is.EqualTo(new[] { ("unmap", 1024L, 1536L), ("unmap", 5120L, 512L) }));
+        Assert.That(f.DiskBytes(2, 3), Is.All.Zero);
+        Assert.That(f.DiskBytes(5, 5), Is.All.EqualTo((byte)'a'));
+        var read = f.Run(Cdbs.Block(0x28, 2, 3));
+        Assert.That(read.DataIn.ToArray(), Is.All.Zero);
+    }
+
+    [Test]
+    public void ZeroLengthCases_AreGood()
+    {
+        var f = LuFixture.Create();
+        TaskAssert.Good(f.Run(Cdbs.Unmap(0), Array.Empty<byte>()));
+        var list = Cdbs.UnmapList((f.Blocks, 0));
+        TaskAssert.Good(f.Run(Cdbs.Unmap(list.Length), list));
+        list = Cdbs.UnmapList();
+        TaskAssert.Good(f.Run(Cdbs.Unmap(list.Length), list));
+        Assert.That(f.Disk.Calls, Is.Empty);
+    }
+
+    [Test]
+    public void AnyRangePastTheEnd_ReleasesNothing()
+    {
+        var f = LuFixture.Create();
+        var list = Cdbs.UnmapList((0, 1), (f.Blocks - 1, 2));
+        TaskAssert.Check(f.Run(Cdbs.Unmap(list.Length), list), SenseCode.LbaOutOfRange);
+        Assert.That(f.Disk.Calls, Is.Empty);
+    }
+
+    [Test]
+    public void ShortParameterList_IsParameterListLengthError()
+    {
+        var f = LuFixture.Create();
+        TaskAssert.Check(f.Run(Cdbs.Unmap(7), new byte[7]), SenseCode.ParameterListLengthError);
+    }
+
+    [Test]
+    public void TooManyDescriptorsOrBlocks_IsInvalidFieldInParameterList()
+    {
+        var f = LuFixture.Create();
+        var many = Cdbs.UnmapList(Enumerable.Range(0, 257).Select(i => ((ulong)i, 1u)).ToArray());
+        TaskAssert.InvalidParameter(f.Run(Cdbs.Unmap(many.Length), many), 2);
+        var huge = new LogicalUnit(new TestDoubles.HugeVDisk(1L << 40), new LogicalUnitOptions { SerialNumber = "h", NaaDesignator = LuFixture.Naa },
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        huge.AddNexus(f.Nexus);
+        var big = Cdbs.UnmapList((0, LogicalUnit.MaxUnmapBlocks), (LogicalUnit.MaxUnmapBlocks, 1));
+        var task = f.NewTask(Cdbs.Unmap(big.Length), big);
+        huge.ExecuteAsync(task).AsTask().Wait(); // the power-on unit attention
+        task = f.NewTask(Cdbs.Unmap(big.Length), big);
+        huge.ExecuteAsync(task).AsTask().Wait();
+        TaskAssert.InvalidParameter(task, 8 + 16 + 8);
+    }
+
+    [Test]
+    public void Anchor_IsInvalidFieldInCdb()
+    {
+        var f = LuFixture.Create();
+        var list = Cdbs.UnmapList((0, 1));
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Unmap(list.Length, anchor: true), list), 1, 0);
+    }
+
+    [Test]
+    public void WriteProtected_IsDataProtect()
+    {
+        var f = LuFixture.Create();
+        f.Unit.SoftwareWriteProtect = true;
+        var list = Cdbs.UnmapList((0, 1));
+        TaskAssert.Check(f.Run(Cdbs.Unmap(list.Length), list), SenseCode.SoftwareWriteProtected);
+    }
+
+    [Test]
+    public void VDiskFailure_IsReported()
+    {
+        var f = LuFixture.Create();
+        f.Disk.Fail("unmap", IoStatus.WriteError);
+        var list = Cdbs.UnmapList((4, 1));
+        TaskAssert.Check(f.Run(Cdbs.Unmap(list.Length), list), SenseCode.WriteError);
+    }
+}
+
+public class WriteSameTests
+{
+    [TestCase(0x41)]
+    [TestCase(0x93)]
+    public void WritesTheBlockOverTheRange(int opcode)
+    {
+        var f = LuFixture.Create();
+        var block = f.Pattern(1, seed: 3);
+        TaskAssert.Good(f.Run(Cdbs.Block((byte)opcode, 100, 5), block));
+        for (ulong lba = 100; lba < 105; lba++)
+            Assert.That(f.DiskBytes(lba, 1), Is.EqualTo(block));
+        Assert.That(f.DiskBytes(105, 1), Is.All.Zero);
+    }
+
+    [Test]
+    public void LargerThanAChunk()
+    {
+        var f = LuFixture.Create(blocks: 8192);
+        var block = f.Pattern(1, seed: 5);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x93, 0, 5000), block));
+        Assert.That(f.DiskBytes(4999, 1), Is.EqualTo(block));
+        Assert.That(f.DiskBytes(5000, 1), Is.All.Zero);
+    }
+
+    [Test]
+    public void UnmapWithZeros_ReleasesTheRange()
+    {
+        var f = LuFixture.Create();
+        f.Memory.Bytes[..(16 * 512)].Fill(0xFF);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x93, 4, 8, 0x08), new byte[512]));
+        Assert.That(f.Disk.Calls.Single().Operation, Is.EqualTo("unmap"));
+        Assert.That(f.DiskBytes(4, 8), Is.All.Zero);
+        Assert.That(f.DiskBytes(12, 1), Is.All.EqualTo(0xFF));
+    }
+
+    [Test]
+    public void UnmapWithNonZeroData_Writes()
+    {
+        var f = LuFixture.Create();
+        var block = f.Pattern(1);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x41, 4, 2, 0x08), block));
+        Assert.That(f.Disk.Calls.Single().Operation, Is.EqualTo("write"));
+        Assert.That(f.DiskBytes(5, 1), Is.EqualTo(block));
+    }
+
+    [Test]
+    public void NoDataOut_WritesOrReleasesZeros()
+    {
+        var f = LuFixture.Create();
+        f.Memory.Bytes[..(16 * 512)].Fill(0xFF);
+        var task = f.Run(Cdbs.Block(0x93, 0, 2, 0x01));
+        TaskAssert.Good(task);
+        Assert.That(task.TransferLength, Is.Zero);
+        Assert.That(f.DiskBytes(0, 2), Is.All.Zero);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x93, 2, 2, 0x09)));
+        Assert.That(f.Disk.Calls.Last().Operation, Is.EqualTo("unmap"));
+    }
+
+    [Test]
+    public void UnmapOnAThickUnit_IsInvalidFieldInCdb()
+    {
+        var f = LuFixture.Create(thin: false);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 1, 0x08), new byte[512]), 1, 3);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x93, 0, 1), new byte[512]));
+    }
+
+    [Test]
+    public void Anchor_IsInvalidFieldInCdb()
+    {
+        var f = LuFixture.Create();
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 1, 0x10), new byte[512]), 1, 4);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 1, 0x18), new byte[512]), 1, 4);
+    }
+
+    [Test]
+    public void ZeroBlocksOrAboveTheMaximum_IsInvalidFieldAtTheLength()
+    {
+        var f = LuFixture.Create(blocks: 65536 + 16);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 0), new byte[512]), 10, 7);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x41, 0, 0), new byte[512]), 7, 7);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 65536, 0x08), new byte[512]), 10, 7);
+    }
+
+    [Test]
+    public void WrongDataOutSize_IsRefused()
+    {
+        var f = LuFixture.Create();
+        TaskAssert.Check(f.Run(Cdbs.Block(0x93, 0, 1), new byte[256]), SenseCode.InvalidFieldInInformationUnit);
+        TaskAssert.Check(f.Run(Cdbs.Block(0x93, 0, 1), new byte[1024]), SenseCode.InvalidFieldInInformationUnit);
+    }
+
+    [Test]
+    public void RangeProtectAndWriteProtect()
+    {
+        var f = LuFixture.Create();
+        TaskAssert.Check(f.Run(Cdbs.Block(0x93, f.Blocks - 1, 2), new byte[512]), SenseCode.LbaOutOfRange);
+        TaskAssert.Check(f.Run(Cdbs.Block(0x93, ulong.MaxValue, 1), new byte[512]), SenseCode.LbaOutOfRange);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 1, 0x20), new byte[512]), 1, 7);
+        f.Unit.SoftwareWriteProtect = true;
+        TaskAssert.Check(f.Run(Cdbs.Block(0x93, 0, 1), new byte[512]), SenseCode.SoftwareWriteProtected);
+        Assert.That(f.Disk.Calls, Is.Empty);
+    }
+
+    [Test]
+    public void WriteCacheOff_WritesDurably()
+    {
+        var f = LuFixture.Create(writeCache: false);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x41, 0, 2), new byte[512]));
+        Assert.That(f.Disk.Writes.Single().Flags, Is.EqualTo(IoFlags.ForceUnitAccess));
+    }
+}
+
+public class GetLbaStatusTests
+{
+    [Test]
+    public void OneDescriptorToTheEnd_MappedOrUnknown()
+    {
+        var f = LuFixture.Create(blocks: 2048);
+        var task = f.Run(Cdbs.GetLbaStatus(100));
+        TaskAssert.Good(task);
+        var d = task.DataIn.ToArray();
+        Assert.That(LuFixture.U32(d, 0), Is.EqualTo(20));
+        Assert.That(LuFixture.U64(d, 8), Is.EqualTo(100));
+        Assert.That(LuFixture.U32(d, 16), Is.EqualTo(1948));
+        Assert.That(d[20] & 0x0F, Is.Zero);
+    }
+
+    [Test]
+    public void BeyondTheEnd()
+    {
+        var f = LuFixture.Create();
+        TaskAssert.Check(f.Run(Cdbs.GetLbaStatus(f.Blocks)), SenseCode.LbaOutOfRange);
+        TaskAssert.Check(f.Run(Cdbs.GetLbaStatus(ulong.MaxValue)), SenseCode.LbaOutOfRange);
+        TaskAssert.Good(f.Run(Cdbs.GetLbaStatus(f.Blocks - 1)));
+    }
+
+    [Test]
+    public void ThickUnit_DoesNotOfferIt()
+    {
+        var f = LuFixture.Create(thin: false);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.GetLbaStatus(0)), 1, 4);
+    }
+}

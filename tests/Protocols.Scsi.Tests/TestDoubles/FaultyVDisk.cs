@@ -1,0 +1,77 @@
+using StorageAppliance.Director;
+
+namespace StorageAppliance.Protocols.Scsi.Tests.TestDoubles;
+
+/// <summary>One call that reached the vDisk.</summary>
+public readonly record struct VDiskCall(string Operation, long Offset, long Length, IoFlags Flags);
+
+/// <summary>
+/// Wraps a vDisk: records every call with its flags, can fail chosen operations with a chosen status, and
+/// can complete every call asynchronously (after a yield) to exercise the awaiting paths.
+/// </summary>
+public sealed class FaultyVDisk(IVDisk inner) : IVDisk
+{
+    private readonly Dictionary<string, IoStatus> _failures = new();
+
+    public List<VDiskCall> Calls { get; } = new();
+
+    /// <summary>Complete each call on the thread pool instead of synchronously.</summary>
+    public bool Asynchronous { get; set; }
+
+    /// <summary>Makes every call of <paramref name="operation"/> ("read", "write", "unmap", "flush") fail with <paramref name="status"/>.</summary>
+    public void Fail(string operation, IoStatus status) => _failures[operation] = status;
+
+    public void Heal() => _failures.Clear();
+
+    /// <summary>When set, every read returns data with the byte at this offset of the read buffer flipped.</summary>
+    public int? CorruptReadAt { get; set; }
+
+    public long Id => inner.Id;
+
+    public string Name => inner.Name;
+
+    public long CapacityBytes => inner.CapacityBytes;
+
+    public bool SupportsUnmap => inner.SupportsUnmap;
+
+    public event Action<IVDisk>? CapacityChanged
+    {
+        add => inner.CapacityChanged += value;
+        remove => inner.CapacityChanged -= value;
+    }
+
+    public IEnumerable<VDiskCall> Writes => Calls.Where(c => c.Operation == "write");
+
+    public ValueTask<IoStatus> ReadAsync(long offset, Memory<byte> destination, IoContext context) =>
+        Run("read", offset, destination.Length, IoFlags.None, () =>
+        {
+            var result = inner.ReadAsync(offset, destination, context);
+            if (CorruptReadAt is int at && at < destination.Length)
+                destination.Span[at] ^= 0x5A;
+            return result;
+        });
+
+    public ValueTask<IoStatus> WriteAsync(long offset, ReadOnlyMemory<byte> source, IoFlags flags, IoContext context) =>
+        Run("write", offset, source.Length, flags, () => inner.WriteAsync(offset, source, flags, context));
+
+    public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) =>
+        Run("unmap", offset, length, IoFlags.None, () => inner.UnmapAsync(offset, length, context));
+
+    public ValueTask<IoStatus> FlushAsync(IoContext context) =>
+        Run("flush", 0, 0, IoFlags.None, () => inner.FlushAsync(context));
+
+    private ValueTask<IoStatus> Run(string operation, long offset, long length, IoFlags flags, Func<ValueTask<IoStatus>> call)
+    {
+        lock (Calls)
+            Calls.Add(new VDiskCall(operation, offset, length, flags));
+        if (_failures.TryGetValue(operation, out var failure))
+            return Asynchronous ? Later(() => new ValueTask<IoStatus>(failure)) : new(failure);
+        return Asynchronous ? Later(call) : call();
+    }
+
+    private static async ValueTask<IoStatus> Later(Func<ValueTask<IoStatus>> call)
+    {
+        await Task.Yield();
+        return await call();
+    }
+}
