@@ -79,6 +79,8 @@ public sealed partial class IscsiConnection
 
         var response = new List<byte>();
         var chapKeys = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        // Who is logging in, and to what, comes first: the security answer depends on the target.
         foreach (var (key, value) in pairs)
         {
             switch (key)
@@ -103,6 +105,32 @@ public sealed partial class IscsiConnection
                         return LoginFail(in req, LoginStatus.InitiatorError, "TargetName changed during login");
                     _loginParams.TargetName = value;
                     break;
+            }
+        }
+
+        // The leading PDU must say who is logging in and where (RFC 7143 13.4, 13.5).
+        if (_loginParams.InitiatorName.Length == 0)
+            return LoginFail(in req, LoginStatus.MissingParameter, "InitiatorName missing");
+        if (_loginTarget is null && _loginParams.SessionType == SessionType.Normal)
+        {
+            if (string.IsNullOrEmpty(_loginParams.TargetName))
+                return LoginFail(in req, LoginStatus.MissingParameter, "TargetName missing in a normal session");
+            _loginTarget = _server.FindTarget(_loginParams.TargetName);
+            if (_loginTarget is null)
+                return LoginFail(in req, LoginStatus.NotFound, $"no target named '{_loginParams.TargetName}'");
+            if (!_loginTarget.IsInitiatorAllowed(_loginParams.InitiatorName))
+                return LoginFail(in req, LoginStatus.AuthorizationFailure, $"initiator '{_loginParams.InitiatorName}' is not allowed on {_loginTarget.Name}");
+        }
+        _authRequired = _loginParams.SessionType == SessionType.Discovery ? _server.Options.DiscoveryChap is not null : _loginTarget?.Chap is not null;
+
+        foreach (var (key, value) in pairs)
+        {
+            switch (key)
+            {
+                case "InitiatorName":
+                case "SessionType":
+                case "TargetName":
+                    break;
                 case "AuthMethod":
                     if (req.CurrentStage != LoginStage.SecurityNegotiation)
                         return LoginFail(in req, LoginStatus.InitiatorError, "AuthMethod outside the security stage");
@@ -122,21 +150,6 @@ public sealed partial class IscsiConnection
                     break;
             }
         }
-
-        // The leading PDU must say who is logging in and where (RFC 7143 13.4, 13.5).
-        if (_loginParams.InitiatorName.Length == 0)
-            return LoginFail(in req, LoginStatus.MissingParameter, "InitiatorName missing");
-        if (_loginTarget is null && _loginParams.SessionType == SessionType.Normal)
-        {
-            if (string.IsNullOrEmpty(_loginParams.TargetName))
-                return LoginFail(in req, LoginStatus.MissingParameter, "TargetName missing in a normal session");
-            _loginTarget = _server.FindTarget(_loginParams.TargetName);
-            if (_loginTarget is null)
-                return LoginFail(in req, LoginStatus.NotFound, $"no target named '{_loginParams.TargetName}'");
-            if (!_loginTarget.IsInitiatorAllowed(_loginParams.InitiatorName))
-                return LoginFail(in req, LoginStatus.AuthorizationFailure, $"initiator '{_loginParams.InitiatorName}' is not allowed on {_loginTarget.Name}");
-        }
-        _authRequired = _loginParams.SessionType == SessionType.Discovery ? _server.Options.DiscoveryChap is not null : _loginTarget?.Chap is not null;
 
         if (!_declaredTpgt && _loginParams.SessionType == SessionType.Normal)
         {
@@ -208,7 +221,7 @@ public sealed partial class IscsiConnection
                 TextParameters.Append(response, "AuthMethod", "CHAP");
                 return true;
             }
-            if (m == "None" && creds is null)
+            if (m == "None" && creds is null && !_authRequired)
             {
                 _authMethodAgreed = true;
                 _authDone = true;

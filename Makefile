@@ -1,0 +1,37 @@
+# StorageAppliance: the commands a user relies on (see README.md).
+#   make run    restore, build and start the appliance in the foreground (embedded config/appliance.yaml, data in ./data)
+#   make test   install what the tests need, build, run every test; ends with "N passed, N failed"
+#   make build  produce out/appliance
+#   make bench  compare the appliance with tgtd (fio, libiscsi engine)
+
+DOTNET ?= dotnet
+CONFIGURATION ?= Release
+OUT := out
+
+.PHONY: all build run test deps unit integration bench clean
+
+all: build
+
+build:
+	$(DOTNET) publish src/Host/Host.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet -p:UseAppHost=true
+	@echo "built $(OUT)/appliance"
+
+run: build
+	./$(OUT)/appliance run
+
+deps:
+	tests/setup/install-deps.sh
+
+test: deps build
+	tests/run-tests.sh
+
+# Only the tests that need no external client or appliance process.
+unit:
+	tests/run-tests.sh --unit
+
+bench: build
+	bench/iscsi/compare-tgt.sh
+
+clean:
+	rm -rf $(OUT) TestResults
+	$(DOTNET) clean StorageAppliance.sln -v quiet --nologo

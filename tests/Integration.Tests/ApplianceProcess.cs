@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace StorageAppliance.Integration.Tests;
+
+/// <summary>
+/// The appliance as a real process (out/appliance) on free ports with its own data folder, the way
+/// scripts and operators run it. Its log is kept for assertions and printed when a test fails.
+/// </summary>
+public sealed class ApplianceProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+    private readonly object _logLock = new();
+
+    private ApplianceProcess(Process process, string workDir, int iscsiPort, string configPath)
+    {
+        _process = process;
+        WorkDir = workDir;
+        IscsiPort = iscsiPort;
+        ConfigPath = configPath;
+    }
+
+    public const string DefaultTarget = "iqn.2026-11.io.storageappliance:test";
+
+    public string WorkDir { get; }
+
+    public int IscsiPort { get; }
+
+    public string ConfigPath { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public string Log
+    {
+        get
+        {
+            lock (_logLock)
+                return _log.ToString();
+        }
+    }
+
+    public string Portal => $"127.0.0.1:{IscsiPort}";
+
+    public string Url(string target = DefaultTarget, int lun = 0, string? auth = null, string? query = null) =>
+        $"iscsi://{(auth is null ? "" : auth + "@")}127.0.0.1:{IscsiPort}/{target}/{lun}{(query is null ? "" : "?" + query)}";
+
+    /// <summary>A config with one container, one vDisk per (name, size) and one target exporting them as LUNs 0..n.</summary>
+    public static string SimpleConfig(string vdiskSize = "1GiB", string? targetExtra = null, string? iscsiExtra = null, bool writeCache = true, int vdisks = 1)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("appliance:\n  name: test-appliance");
+        sb.AppendLine("iscsi:\n  listen: [\"127.0.0.1:3260\"]\n  nop_in_interval: 0");
+        if (iscsiExtra is not null)
+            sb.AppendLine(iscsiExtra);
+        sb.AppendLine("containers:\n  - name: default");
+        sb.AppendLine("vdisks:");
+        for (int i = 0; i < vdisks; i++)
+            sb.AppendLine($"  - name: disk{i}\n    container: default\n    size: {vdiskSize}\n    write_cache: {(writeCache ? "true" : "false")}");
+        sb.AppendLine($"targets:\n  - name: {DefaultTarget}\n    luns:");
+        for (int i = 0; i < vdisks; i++)
+            sb.AppendLine($"      - lun: {i}\n        vdisk: disk{i}");
+        if (targetExtra is not null)
+            sb.AppendLine(targetExtra);
+        return sb.ToString();
+    }
+
+    /// <summary>Starts the appliance and waits until its iSCSI portal accepts connections.</summary>
+    public static ApplianceProcess Start(string configYaml, string? workDir = null, int? port = null)
+    {
+        workDir ??= Directory.CreateTempSubdirectory("sa-it-").FullName;
+        string configPath = Path.Combine(workDir, "appliance.yaml");
+        File.WriteAllText(configPath, configYaml);
+        int iscsiPort = port ?? FreePort();
+        var psi = new ProcessStartInfo(Paths.Appliance)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workDir,
+        };
+        foreach (var a in new[] { "run", "--config", configPath, "--data-dir", Path.Combine(workDir, "data"), "--iscsi-listen", $"127.0.0.1:{iscsiPort}" })
+            psi.ArgumentList.Add(a);
+        var process = Process.Start(psi)!;
+        var appliance = new ApplianceProcess(process, workDir, iscsiPort, configPath);
+        process.OutputDataReceived += (_, e) => appliance.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => appliance.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        appliance.WaitForPort(TimeSpan.FromSeconds(60));
+        return appliance;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+            return;
+        lock (_logLock)
+            _log.AppendLine(line);
+    }
+
+    private void WaitForPort(TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"the appliance exited with code {_process.ExitCode} before listening:\n{Log}");
+            try
+            {
+                using var c = new TcpClient();
+                c.Connect(IPAddress.Loopback, IscsiPort);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(100);
+            }
+        }
+        throw new TimeoutException($"the appliance did not listen on {IscsiPort} within {timeout}:\n{Log}");
+    }
+
+    /// <summary>Sends a signal (SIGINT for Ctrl-C, SIGKILL for a crash) and waits for the exit.</summary>
+    public bool Signal(string signal, TimeSpan wait)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {_process.Id}");
+        kill.WaitForExit();
+        return _process.WaitForExit((int)wait.TotalMilliseconds);
+    }
+
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    public void Dispose() => Dispose(keepWorkDir: false);
+
+    private bool _disposed;
+
+    public void Dispose(bool keepWorkDir)
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        if (!_process.HasExited)
+        {
+            try
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(10000);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+        _process.Dispose();
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+            TestContext.Out.WriteLine("---- appliance log ----\n" + Log);
+        if (keepWorkDir)
+            return;
+        try
+        {
+            Directory.Delete(WorkDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Finds the repository, the appliance binary and the external clients.</summary>
+public static class Paths
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    /// <summary>out/appliance, built by `make build` (the test run builds it first).</summary>
+    public static string Appliance
+    {
+        get
+        {
+            string path = Path.Combine(RepoRoot, "out", "appliance");
+            if (!File.Exists(path))
+                Assert.Fail($"{path} is missing: run `make build` (make test does it)");
+            return path;
+        }
+    }
+
+    public static string Fio => Environment.GetEnvironmentVariable("FIO") ?? "/var/cache/storage-appliance/fio/fio";
+
+    private static string FindRepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "StorageAppliance.sln")))
+            dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("cannot find StorageAppliance.sln above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>Runs an external client (libiscsi utilities, qemu-img, fio) with a timeout.</summary>
+public static class Client
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public string All => Stdout + Stderr;
+    }
+
+    public static Result Run(string file, IEnumerable<string> args, TimeSpan? timeout = null, string? workDir = null)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (workDir is not null)
+            psi.WorkingDirectory = workDir;
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + file);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit((int)(timeout ?? TimeSpan.FromMinutes(5)).TotalMilliseconds))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            return new Result(-1, stdout.Result, stderr.Result + $"\n[timed out after {timeout}]");
+        }
+        p.WaitForExit();
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static Result Run(string file, params string[] args) => Run(file, (IEnumerable<string>)args);
+}
