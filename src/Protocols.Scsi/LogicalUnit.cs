@@ -393,6 +393,14 @@ public sealed partial class LogicalUnit
         }
     }
 
+    /// <summary>Clears one pending condition for a nexus (REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED).</summary>
+    public void ClearUnitAttention(ITNexus nexus, SenseCode code)
+    {
+        if (_nexusState.TryGetValue(nexus.Id, out var s))
+            lock (s)
+                s.UnitAttentions.Remove(code);
+    }
+
     private bool TryTakeUnitAttention(ITNexus nexus, out SenseCode code)
     {
         if (_nexusState.TryGetValue(nexus.Id, out var s))

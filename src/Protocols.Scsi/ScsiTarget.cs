@@ -158,6 +158,10 @@ public sealed class ScsiTarget
             LunEncoding.Write(data.Slice(8 + 8 * i, 8), luns[i]);
         task.CompleteDataIn(alloc);
         task.SetGood();
+        // SPC-4 6.33: a REPORT LUNS that completes clears the REPORTED LUNS DATA HAS CHANGED unit attention of
+        // its I_T nexus (it has just read the new inventory).
+        foreach (var unit in _units.Values)
+            unit.ClearUnitAttention(task.Nexus, SenseCode.ReportedLunsDataHasChanged);
     }
 }
 

@@ -58,6 +58,17 @@ public class ScsiTargetTests
     }
 
     [Test]
+    public void NewLun_IsAnnounced_AndReportLunsClearsTheAnnouncement()
+    {
+        var (target, unit, nexus) = Create();
+        Run(target, nexus, 0, Cdbs.TestUnitReady());
+        target.AddLogicalUnit(1, new LogicalUnit(new MemoryVDisk(1 << 20), new LogicalUnitOptions { SerialNumber = "u", NaaDesignator = LuFixture.Naa }, NullLogger.Instance));
+        Assert.That(unit.PendingUnitAttentions(nexus), Is.EqualTo(new[] { SenseCode.ReportedLunsDataHasChanged }));
+        TaskAssert.Good(Run(target, nexus, 0, Cdbs.ReportLuns()));
+        TaskAssert.Good(Run(target, nexus, 0, Cdbs.TestUnitReady()));
+    }
+
+    [Test]
     public void TargetReset_ClearsPreventionAndTellsEveryNexus()
     {
         var (target, unit, nexus) = Create();
