@@ -48,6 +48,20 @@ public sealed class ApplianceProcess : IDisposable
 
     public string Portal => $"127.0.0.1:{IscsiPort}";
 
+    /// <summary>The log so far once it contains every one of <paramref name="texts"/>, or after 10 s (the assertion then shows what was there).</summary>
+    public string LogWhenContains(params string[] texts)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            string log = Log;
+            if (texts.All(t => log.Contains(t, StringComparison.Ordinal)))
+                return log;
+            Thread.Sleep(50);
+        }
+        return Log;
+    }
+
     public string Url(string target = DefaultTarget, int lun = 0, string? auth = null, string? query = null) =>
         $"iscsi://{(auth is null ? "" : auth + "@")}127.0.0.1:{IscsiPort}/{target}/{lun}{(query is null ? "" : "?" + query)}";
 

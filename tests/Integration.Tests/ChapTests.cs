@@ -31,7 +31,7 @@ public sealed class ChapTests
     {
         var r = Client.Run("iscsi-inq", "-i", Allowed, _appliance.Url(auth: "alice%wrong-secret-xyz"));
         Assert.That(r.ExitCode, Is.Not.EqualTo(0));
-        Assert.That(_appliance.Log, Does.Contain("AuthenticationFailure").And.Contain("wrong CHAP_R"));
+        Assert.That(_appliance.LogWhenContains("AuthenticationFailure", "wrong CHAP_R"), Does.Contain("AuthenticationFailure").And.Contain("wrong CHAP_R"));
     }
 
     [Test]
@@ -39,7 +39,7 @@ public sealed class ChapTests
     {
         var r = Client.Run("iscsi-inq", "-i", Allowed, _appliance.Url(auth: "mallory%alice-secret-123"));
         Assert.That(r.ExitCode, Is.Not.EqualTo(0));
-        Assert.That(_appliance.Log, Does.Contain("CHAP_N 'mallory' is not the configured user"));
+        Assert.That(_appliance.LogWhenContains("CHAP_N 'mallory'"), Does.Contain("CHAP_N 'mallory' is not the configured user"));
     }
 
     [Test]
@@ -54,7 +54,7 @@ public sealed class ChapTests
     {
         var r = Client.Run("iscsi-inq", "-i", "iqn.2026-11.test:stranger", _appliance.Url(auth: "alice%alice-secret-123"));
         Assert.That(r.ExitCode, Is.Not.EqualTo(0));
-        Assert.That(_appliance.Log, Does.Contain("AuthorizationFailure").And.Contain("iqn.2026-11.test:stranger"));
+        Assert.That(_appliance.LogWhenContains("AuthorizationFailure", "iqn.2026-11.test:stranger"), Does.Contain("AuthorizationFailure").And.Contain("iqn.2026-11.test:stranger"));
     }
 
     [Test]

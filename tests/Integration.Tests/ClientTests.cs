@@ -102,7 +102,7 @@ public sealed class ClientTests
         Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
         Assert.That(r.Stdout, Does.Contain("read 1048576/1048576 bytes at offset 65536"));
         Assert.That(r.All, Does.Not.Contain("Pattern verification failed"));
-        Assert.That(_appliance.Log, Does.Contain("HeaderDigest=CRC32C"));
+        Assert.That(_appliance.LogWhenContains("HeaderDigest=CRC32C"), Does.Contain("HeaderDigest=CRC32C"));
     }
 
     [Test]
@@ -110,7 +110,7 @@ public sealed class ClientTests
     {
         var r = Client.Run("iscsi-inq", _appliance.Url(target: "iqn.2026-11.io.storageappliance:nope"));
         Assert.That(r.ExitCode, Is.Not.EqualTo(0));
-        Assert.That(_appliance.Log, Does.Contain("no target named 'iqn.2026-11.io.storageappliance:nope'"));
+        Assert.That(_appliance.LogWhenContains("no target named"), Does.Contain("no target named 'iqn.2026-11.io.storageappliance:nope'"));
     }
 
     [Test]

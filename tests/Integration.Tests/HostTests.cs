@@ -91,6 +91,6 @@ public sealed class HostTests
         var exited = SpinWait.SpinUntil(() => appliance.HasExited, TimeSpan.FromSeconds(20));
         Assert.That(exited, Is.True, "the appliance exits after Ctrl-C");
         Assert.That(appliance.ExitCode, Is.EqualTo(0));
-        Assert.That(appliance.Log, Does.Contain("appliance stopped"));
+        Assert.That(appliance.LogWhenContains("appliance stopped"), Does.Contain("appliance stopped"));
     }
 }

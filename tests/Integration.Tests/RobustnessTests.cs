@@ -55,7 +55,7 @@ public sealed class RobustnessTests
         // The stream stayed framed: the next command on the same connection works.
         byte status = raw.TestUnitReady();
         Assert.That(status, Is.EqualTo(0x02).Or.EqualTo(0x00));
-        Assert.That(_appliance.Log, Does.Contain("exceeds MaxRecvDataSegmentLength"));
+        Assert.That(_appliance.LogWhenContains("exceeds MaxRecvDataSegmentLength"), Does.Contain("exceeds MaxRecvDataSegmentLength"));
     }
 
     [Test]
@@ -179,11 +179,5 @@ public sealed class RobustnessTests
         Assert.That(_appliance.HasExited, Is.False);
     }
 
-    private void WaitForLog(string text)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!_appliance.Log.Contains(text, StringComparison.Ordinal) && sw.Elapsed < TimeSpan.FromSeconds(10))
-            Thread.Sleep(50);
-        Assert.That(_appliance.Log, Does.Contain(text));
-    }
+    private void WaitForLog(string text) => Assert.That(_appliance.LogWhenContains(text), Does.Contain(text));
 }
