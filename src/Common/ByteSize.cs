@@ -38,14 +38,21 @@ public static class ByteSize
             case "G": case "GI": case "GIB": multiplier = 1L << 30; break;
             case "T": case "TI": case "TIB": multiplier = 1L << 40; break;
             case "P": case "PI": case "PIB": multiplier = 1L << 50; break;
+            case "E": case "EI": case "EIB": multiplier = 1L << 60; break;
             case "KB": multiplier = 1_000m; break;
             case "MB": multiplier = 1_000_000m; break;
             case "GB": multiplier = 1_000_000_000m; break;
             case "TB": multiplier = 1_000_000_000_000m; break;
             case "PB": multiplier = 1_000_000_000_000_000m; break;
+            case "EB": multiplier = 1_000_000_000_000_000_000m; break;
             default:
-                error = $"'{text}' has an unknown unit '{unit}' (use B, KiB, MiB, GiB, TiB, PiB or KB, MB, GB, TB, PB)";
+                error = $"'{text}' has an unknown unit '{unit}' (use B, KiB, MiB, GiB, TiB, PiB, EiB or KB, MB, GB, TB, PB, EB)";
                 return false;
+        }
+        if (value > long.MaxValue / multiplier)
+        {
+            error = $"'{text}' is too large";
+            return false;
         }
         decimal result = value * multiplier;
         if (result > long.MaxValue)

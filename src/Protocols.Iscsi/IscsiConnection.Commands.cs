@@ -37,14 +37,6 @@ public sealed partial class IscsiConnection
         var session = _session!;
         var cmd = new ScsiCommandRequest(frame.Header);
 
-        if (session.IsDiscovery)
-        {
-            // RFC 7143 4.3: a discovery session carries only Text and Logout requests.
-            EnqueueReject(RejectReason.ProtocolError, in frame);
-            RetireIfNumbered(session, cmd.Immediate, cmd.CmdSN);
-            return;
-        }
-
         if (!cmd.Immediate)
         {
             var check = session.Check(cmd.CmdSN);
@@ -56,6 +48,16 @@ public sealed partial class IscsiConnection
                 return;
             }
             session.Accept(cmd.CmdSN);
+        }
+
+        if (session.IsDiscovery)
+        {
+            // RFC 7143 4.3: a discovery session carries only Text and Logout requests. The CmdSN was
+            // consumed above, so the rejected command's slot is given back.
+            EnqueueReject(RejectReason.ProtocolError, in frame);
+            Forget(cmd.InitiatorTaskTag);
+            RetireIfNumbered(session, cmd.Immediate, cmd.CmdSN);
+            return;
         }
 
         lock (_taskLock)

@@ -310,13 +310,21 @@ public sealed partial class IscsiConnection
     }
 }
 
-/// <summary>iSCSI name rules (RFC 7143 4.2.7): iqn., eui. and naa. formats.</summary>
+/// <summary>iSCSI name rules (RFC 7143 4.2.7, RFC 3722): iqn., eui. and naa. formats.</summary>
 public static class IscsiNames
 {
     public static bool IsValid(string name)
     {
         if (string.IsNullOrEmpty(name) || System.Text.Encoding.UTF8.GetByteCount(name) > 223)
             return false;
+        // After the stringprep profile of RFC 3722 an ASCII name holds only letters, digits, '-', '.'
+        // and ':'; letters are accepted in either case since initiators differ. No spaces or controls.
+        foreach (char c in name)
+        {
+            bool ok = char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or ':' || (c > 0x7F && !char.IsControl(c) && !char.IsWhiteSpace(c));
+            if (!ok)
+                return false;
+        }
         if (name.StartsWith("iqn.", StringComparison.OrdinalIgnoreCase))
         {
             // iqn.yyyy-mm.reversed-domain[:...]

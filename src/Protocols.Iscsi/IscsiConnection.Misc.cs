@@ -14,6 +14,7 @@ public sealed partial class IscsiConnection
     private int _textOutOffset;
     private uint _textOutTtt = BasicHeaderSegment.ReservedTag;
     private uint _textOutItt;
+    private bool _textCollecting;
 
     private uint _pendingPingTtt = BasicHeaderSegment.ReservedTag;
     private long _pingSentTicks;
@@ -30,22 +31,33 @@ public sealed partial class IscsiConnection
             session.Accept(req.CmdSN);
         }
 
+        bool continuesRequest = false;
         if (req.TargetTransferTag != BasicHeaderSegment.ReservedTag)
         {
-            // The initiator asks for the next part of a long response (RFC 7143 11.10.4).
-            if (req.TargetTransferTag == _textOutTtt && _textOut is not null && req.InitiatorTaskTag == _textOutItt)
+            if (req.TargetTransferTag != _textOutTtt || req.InitiatorTaskTag != _textOutItt || (_textOut is null && !_textCollecting))
             {
+                EnqueueReject(RejectReason.InvalidPduField, in frame);
+                if (!req.Immediate)
+                    session.Retire();
+                return;
+            }
+            if (!_textCollecting)
+            {
+                // The initiator asks for the next part of a long response (RFC 7143 11.10.4).
                 SendTextPart(req);
                 return;
             }
-            EnqueueReject(RejectReason.InvalidPduField, in frame);
-            if (!req.Immediate)
-                session.Retire();
-            return;
+            // The next piece of a request the initiator split with the C bit (RFC 7143 11.10.2).
+            continuesRequest = true;
         }
 
-        // A new request cancels a response still in parts.
-        _textOut = null;
+        if (!continuesRequest)
+        {
+            // A new request cancels a response still in parts and any half-received request.
+            _textOut = null;
+            _textIn.Clear();
+        }
+        _textCollecting = false;
         foreach (var segment in frame.Data)
             _textIn.AddRange(segment.Span);
         if (_textIn.Count > 64 * 1024)
@@ -58,8 +70,9 @@ public sealed partial class IscsiConnection
         }
         if (req.Continue)
         {
-            // More text follows; answer with an empty response that invites it (RFC 7143 11.10.2).
-            _textOut = [];
+            // More text follows; answer with an empty response whose TTT the next piece echoes.
+            _textCollecting = true;
+            _textOut = null;
             _textOutOffset = 0;
             _textOutItt = req.InitiatorTaskTag;
             _textOutTtt = NewTargetTransferTag();
@@ -314,6 +327,8 @@ public sealed partial class IscsiConnection
         Span<byte> bhs = stackalloc byte[BasicHeaderSegment.Length];
         // RFC 7143 11.9.1: AsyncEvent 1 (logout request); Parameter3 is the time the initiator has to log out.
         AsyncMessage.WriteHeader(bhs, 0, AsyncEvent.LogoutRequest, 0, 0, seconds, 0);
-        EnqueuePrebuilt(bhs, default, StatSNUse.Stamp);
+        // It carries status-like information: StatSN advances (as initiators expect: they take
+        // ExpStatSN = StatSN + 1 from it).
+        EnqueuePrebuilt(bhs, default, StatSNUse.Advance);
     }
 }

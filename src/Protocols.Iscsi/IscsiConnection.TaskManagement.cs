@@ -10,17 +10,20 @@ public sealed partial class IscsiConnection
     {
         var session = _session!;
         var req = new TaskManagementRequest(frame.Header);
-        if (session.IsDiscovery)
-        {
-            EnqueueReject(RejectReason.ProtocolError, in frame);
-            return;
-        }
         if (!req.Immediate)
         {
             var check = session.Check(req.CmdSN);
             if (check is CmdSNCheck.TooLow or CmdSNCheck.TooHigh)
                 return; // RFC 7143 4.2.2.1: silently ignored
             session.Accept(req.CmdSN);
+        }
+        if (session.IsDiscovery)
+        {
+            // Only Text and Logout belong to a discovery session (RFC 7143 4.3).
+            EnqueueReject(RejectReason.ProtocolError, in frame);
+            if (!req.Immediate)
+                session.Retire();
+            return;
         }
         ulong lun = LunEncoding.Read(frame.Header.ReadOnlySpan.Slice(8, 8));
         var target = session.Target!;

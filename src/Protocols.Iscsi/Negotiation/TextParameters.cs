@@ -39,9 +39,12 @@ public static class TextParameters
                 error = $"key longer than {MaxKeyLength} bytes";
                 return false;
             }
-            foreach (byte b in keyBytes)
+            for (int k = 0; k < keyBytes.Length; k++)
             {
-                if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'.' or (byte)'-' or (byte)'+' or (byte)'@' or (byte)'_'))
+                byte b = keyBytes[k];
+                // RFC 7143 6.1 key-name characters; '#' appears in public extension keys "X#name" (13.5).
+                bool extensionHash = k == 1 && b == (byte)'#' && keyBytes[0] == (byte)'X';
+                if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'.' or (byte)'-' or (byte)'+' or (byte)'@' or (byte)'_' || extensionHash))
                 {
                     error = $"key '{Encoding.UTF8.GetString(keyBytes)}' has an invalid character";
                     return false;

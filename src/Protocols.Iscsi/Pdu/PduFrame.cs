@@ -75,10 +75,12 @@ public enum FrameResult : byte
 public static class PduReader
 {
     /// <summary>
-    /// Tries to take one PDU off the front of <paramref name="buffer"/>. On <see cref="FrameResult.Incomplete"/>
-    /// the buffer is unchanged; otherwise it is advanced past the PDU (digest and length errors too, so the
-    /// caller can reject the PDU and keep reading the stream). <paramref name="bytesNeeded"/> tells how
-    /// many bytes the whole PDU needs when its header is already in.
+    /// Tries to take one PDU off the front of <paramref name="buffer"/>. On <see cref="FrameResult.Complete"/>
+    /// and <see cref="FrameResult.DataDigestError"/> the buffer is advanced past the PDU (so the caller can
+    /// reject it and keep reading). On <see cref="FrameResult.Incomplete"/>, <see cref="FrameResult.HeaderDigestError"/>
+    /// and <see cref="FrameResult.DataSegmentTooLong"/> it is unchanged: the caller closes the connection or
+    /// skips <see cref="PduFrame.WireLength"/> bytes itself. <paramref name="bytesNeeded"/> tells how many
+    /// bytes the whole PDU needs once its header is in.
     /// </summary>
     public static FrameResult TryRead(ref ReadOnlySequence<byte> buffer, FramingOptions options, out PduFrame frame, out long bytesNeeded)
     {

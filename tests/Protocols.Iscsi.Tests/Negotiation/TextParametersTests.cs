@@ -126,7 +126,6 @@ public class TextParametersTests
     }
 
     [Test]
-    [Category("KnownBug")]
     public void Public_extension_key_with_hash_is_parsed()
     {
         // RFC 7143 13 (intro): public extension keys have the form X#IANA-registered-string, and

@@ -380,7 +380,6 @@ public class LoginProtocolTests
     }
 
     [Test]
-    [Category("KnownBug")]
     public async Task InitiatorName_with_a_space_is_not_a_valid_iscsi_name()
     {
         // RFC 7143 4.2.7 / RFC 3722: iSCSI names contain only letters, digits, '-', '.', ':' (after stringprep);

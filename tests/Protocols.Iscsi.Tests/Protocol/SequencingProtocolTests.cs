@@ -166,7 +166,6 @@ public class SequencingProtocolTests
     }
 
     [Test]
-    [Category("KnownBug")]
     public async Task Text_request_continued_with_the_C_bit_is_answered_as_a_whole()
     {
         // RFC 7143 11.10.4: the initiator answers the target's (empty) Text Response with the rest of its text and
@@ -192,7 +191,6 @@ public class SequencingProtocolTests
     }
 
     [Test]
-    [Category("KnownBug")]
     public async Task Text_request_continued_with_the_C_bit_does_not_leak_into_the_next_request()
     {
         // Same bug as above, second symptom: the first part of the continued request, left in _textIn, is
@@ -211,7 +209,6 @@ public class SequencingProtocolTests
     }
 
     [Test]
-    [Category("KnownBug")]
     public async Task Rejected_command_in_a_discovery_session_keeps_the_window_at_the_queue_depth()
     {
         // IscsiConnection.Commands.cs OnScsiCommand, discovery branch: the command is rejected and its slot retired

@@ -38,7 +38,6 @@ public class ShutdownProtocolTests
     }
 
     [Test]
-    [Category("KnownBug")]
     public async Task Async_message_takes_a_StatSN()
     {
         // IscsiConnection.Misc.cs RequestLogout sends the Async Message with StatSNUse.Stamp, so the next response
