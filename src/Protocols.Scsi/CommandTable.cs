@@ -6,15 +6,15 @@ internal enum CommandFlags : byte
 {
     None = 0,
 
-    /// <summary>Accesses the medium: refused in the stopped power condition (SBC-3 4.20).</summary>
+    /// <summary>Accesses the medium: refused in the stopped power condition (SBC-3, power conditions).</summary>
     MediumAccess = 1,
 
-    /// <summary>Offered only when logical block provisioning management is on (SBC-3 4.7.3).</summary>
+    /// <summary>Offered only when logical block provisioning management is on (SBC-3, logical block provisioning).</summary>
     NeedsThinProvisioning = 2,
 }
 
 /// <summary>
-/// One implemented command: its CDB usage map (SPC-4 6.35.3, table 376), which is both what REPORT
+/// One implemented command: its CDB usage map (SPC-4 6.35, CDB usage data), which is both what REPORT
 /// SUPPORTED OPERATION CODES returns and the mask of CDB bits an initiator may set.
 /// </summary>
 /// <remarks>
@@ -22,7 +22,7 @@ internal enum CommandFlags : byte
 /// holds the service action value (SPC-4: "the byte containing the service action shall contain the
 /// service action"). A bit set to one marks a bit the device server evaluates; every other bit of the
 /// CDB is reserved here, and a one in it ends the command with INVALID FIELD IN CDB and a field
-/// pointer to it. The last byte is the CONTROL byte (SAM-5 5.2): its usage bits cover NACA and the
+/// pointer to it. The last byte is the CONTROL byte (SAM-5): its usage bits cover NACA and the
 /// obsolete FLAG and LINK bits, which are evaluated only to be refused.
 /// </remarks>
 internal readonly struct CommandInfo
@@ -44,7 +44,7 @@ internal readonly struct CommandInfo
 
     public bool HasServiceAction { get; }
 
-    /// <summary>For the command timeouts descriptor (SPC-4 6.35.4).</summary>
+    /// <summary>For the command timeouts descriptor (SPC-4 6.35, command timeouts descriptor).</summary>
     public uint RecommendedTimeoutSeconds { get; }
 
     public byte Opcode => Usage[0];
@@ -57,7 +57,7 @@ internal readonly struct CommandInfo
 /// <summary>The commands a direct-access logical unit implements (SPC-4, SBC-3), in operation code order.</summary>
 internal static class CommandTable
 {
-    // CONTROL byte (SAM-5 5.2): vendor specific bits 7:6 are ignored; NACA (bit 2) and the obsolete
+    // CONTROL byte (SAM-5, CONTROL byte): vendor specific bits 7:6 are ignored; NACA (bit 2) and the obsolete
     // FLAG/LINK bits are evaluated and refused, as are the reserved bits 5:3.
     private const byte ControlUsage = 0x07;
     private const byte ControlAllowed = 0xC0;
@@ -104,6 +104,8 @@ internal static class CommandTable
         // LLBAA, DBD; PC + PAGE CODE; SUBPAGE CODE; ALLOCATION LENGTH
         new("MODE SENSE (10)", [0x5A, 0x18, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF, ControlUsage]),
         new("READ (16)", [0x88, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, ControlUsage], CommandFlags.MediumAccess),
+        // WRPROTECT, DPO, FUA, FUA_NV; LBA; NUMBER OF LOGICAL BLOCKS; GROUP NUMBER
+        new("COMPARE AND WRITE", [0x89, 0xFA, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0x1F, ControlUsage], CommandFlags.MediumAccess),
         new("WRITE (16)", [0x8A, 0xFA, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, ControlUsage], CommandFlags.MediumAccess),
         new("WRITE AND VERIFY (16)", [0x8E, 0xF6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, ControlUsage], CommandFlags.MediumAccess),
         new("VERIFY (16)", [0x8F, 0xF6, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, ControlUsage], CommandFlags.MediumAccess),
@@ -163,9 +165,9 @@ internal static class CommandTable
     }
 
     /// <summary>
-    /// Finds the first CDB bit set outside the command's usage map (SPC-4 4.3.2: reserved bits "shall be
-    /// set to zero", and the recipient may check them), or a NACA/LINK request in the CONTROL byte (SAM-5
-    /// 5.2: with ACA unsupported, NACA=1 "shall" end the command with INVALID FIELD IN CDB).
+    /// Finds the first CDB bit set outside the command's usage map (SPC-4: senders set reserved bits to zero
+    /// and a recipient may check them), or a NACA/LINK request in the CONTROL byte (SAM-5: with ACA not
+    /// supported, NACA=1 ends the command with INVALID FIELD IN CDB).
     /// </summary>
     public static bool FindReservedBit(ReadOnlySpan<byte> cdb, in CommandInfo command, out int bytePosition, out int bit)
     {

@@ -39,7 +39,7 @@ public sealed class ITNexus
     /// <summary>Relative target port identifier reported in VPD page 83 (1-based).</summary>
     public ushort RelativeTargetPortId { get; }
 
-    /// <summary>Target port group the target port belongs to, reported in VPD page 83 (SPC-4 7.8.6.8).</summary>
+    /// <summary>Target port group the target port belongs to, reported in VPD page 83 (SPC-4).</summary>
     public ushort TargetPortGroup { get; init; } = 1;
 
     /// <summary>The SCSI target device name: the target port name without its ",t,0x..." suffix (RFC 7143 4.4.1).</summary>

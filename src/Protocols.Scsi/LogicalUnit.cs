@@ -67,20 +67,20 @@ public sealed partial class LogicalUnit
         set => _descriptorSense = value;
     }
 
-    /// <summary>Control mode page SWP: the initiator write-protected the medium (SPC-4 7.5.8).</summary>
+    /// <summary>Control mode page SWP: the initiator write-protected the medium (SPC-4, Control mode page).</summary>
     public bool SoftwareWriteProtect
     {
         get => _softwareWriteProtect;
         set => _softwareWriteProtect = value;
     }
 
-    /// <summary>The unit is in the stopped power condition (START STOP UNIT with START=0, SBC-3 4.20).</summary>
+    /// <summary>The unit is in the stopped power condition (START STOP UNIT with START=0, SBC-3, power conditions).</summary>
     public bool Stopped => _stopped;
 
     /// <summary>Writes are refused: the LU is read-only by configuration or SWP is set.</summary>
     public bool WriteProtected => Options.ReadOnly || _softwareWriteProtect;
 
-    /// <summary>Logical block provisioning management (SBC-3 4.7): thin by configuration and the vDisk can release space.</summary>
+    /// <summary>Logical block provisioning management (SBC-3, logical block provisioning): thin by configuration and the vDisk can release space.</summary>
     public bool ThinProvisioningEnabled => Options.ThinProvisioned && _vdisk.SupportsUnmap;
 
     /// <summary>Executes one command addressed to this unit.</summary>
@@ -91,8 +91,8 @@ public sealed partial class LogicalUnit
 
         byte op = task.OperationCode;
 
-        // SAM-5 5.14: a pending unit attention is reported (and cleared) on any command except INQUIRY,
-        // REPORT LUNS and REQUEST SENSE ("the device server shall not report ... for INQUIRY, REPORT LUNS").
+        // SAM-5 5.14: a pending unit attention is reported (and cleared) by any command except INQUIRY,
+        // REPORT LUNS and REQUEST SENSE, which are processed as if there were none.
         if (op is not (ScsiOpcode.Inquiry or ScsiOpcode.ReportLuns or ScsiOpcode.RequestSense)
             && TryTakeUnitAttention(task.Nexus, out var ua))
         {
@@ -110,7 +110,7 @@ public sealed partial class LogicalUnit
         {
             if (serviceActionUnknown)
             {
-                // SPC-4 4.3.4: an unsupported service action of a supported operation code is an invalid field.
+                // SPC-4: an unsupported service action of a supported operation code is an invalid field.
                 task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField(1, 4));
             }
             else
@@ -124,9 +124,8 @@ public sealed partial class LogicalUnit
         if (!CheckCdb(task, in command))
             return default;
 
-        // SBC-3 4.20: in the stopped power condition "the device server shall terminate any medium access
-        // command ... with the sense key NOT READY and the additional sense code LOGICAL UNIT NOT READY,
-        // INITIALIZING COMMAND REQUIRED".
+        // SBC-3 power conditions: in the stopped power condition a medium access command ends with NOT READY,
+        // LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED until START STOP UNIT starts the unit again.
         if ((command.Flags & CommandFlags.MediumAccess) != 0 && _stopped)
         {
             task.SetCheckCondition(SenseCode.NotReadyInitializingCommandRequired, DescriptorSense);
@@ -231,6 +230,8 @@ public sealed partial class LogicalUnit
                 return default;
             case ScsiOpcode.Unmap:
                 return Unmap(task);
+            case ScsiOpcode.CompareAndWrite:
+                return CompareAndWrite(task);
             case ScsiOpcode.WriteSame10:
             case ScsiOpcode.WriteSame16:
                 return WriteSame(task);
@@ -347,7 +348,7 @@ public sealed partial class LogicalUnit
 
     /// <summary>
     /// The nexus is gone (logout, connection loss). Its unit attentions go with it, and so does its
-    /// prevention of medium removal (SBC-3 5.13: "the prevention ... shall terminate ... upon I_T nexus loss").
+    /// prevention of medium removal (SBC-3, PREVENT ALLOW MEDIUM REMOVAL: "the prevention ... shall terminate ... upon I_T nexus loss").
     /// </summary>
     public void RemoveNexus(ITNexus nexus) => _nexusState.TryRemove(nexus.Id, out _);
 
@@ -420,7 +421,7 @@ public sealed partial class LogicalUnit
     }
 
     /// <summary>
-    /// LOGICAL UNIT RESET or TARGET RESET (SAM-5 6.3): mode parameters return to their defaults (nothing is
+    /// LOGICAL UNIT RESET or TARGET RESET (SAM-5, reset events): mode parameters return to their defaults (nothing is
     /// saved), every prevention of medium removal ends, the unit leaves the stopped power condition, and
     /// every nexus is told with a unit attention.
     /// </summary>

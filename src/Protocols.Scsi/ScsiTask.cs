@@ -104,7 +104,7 @@ public sealed class ScsiTask
     }
 
     /// <summary>
-    /// Ends the data-in of a command with an ALLOCATION LENGTH field (SPC-4 4.2.5.6): at most that many bytes
+    /// Ends the data-in of a command with an ALLOCATION LENGTH field (SPC-4, allocation length): at most that many bytes
     /// are returned, and since returning fewer bytes than are available "shall not be considered an error",
     /// <see cref="TransferLength"/> becomes the bytes actually returned, so the transport reports no overflow.
     /// </summary>

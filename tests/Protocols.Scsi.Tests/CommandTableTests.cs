@@ -63,7 +63,7 @@ public class CdbValidationTests
     [TestCase(0x02)]
     [TestCase(0x04)] // FORMAT UNIT
     [TestCase(0x5E)] // PERSISTENT RESERVE IN
-    [TestCase(0x89)] // COMPARE AND WRITE
+    [TestCase(0x8B)] // ORWRITE
     [TestCase(0xFF)]
     public void UnknownOperationCode_IsInvalidCommandOperationCode(int opcode)
     {

@@ -18,8 +18,7 @@ public sealed partial class LogicalUnit
         ulong lba = task.CdbUInt64(2);
         uint allocation = task.CdbUInt32(10);
         ulong count = BlockCount;
-        // SBC-3: "If the specified starting LBA exceeds the capacity of the medium, then the device server shall
-        // terminate the command with ... LOGICAL BLOCK ADDRESS OUT OF RANGE."
+        // SBC-3: a STARTING LOGICAL BLOCK ADDRESS beyond the last LBA is LOGICAL BLOCK ADDRESS OUT OF RANGE.
         if (lba >= count)
         {
             task.SetCheckCondition(SenseCode.LbaOutOfRange, DescriptorSense);

@@ -40,7 +40,7 @@ public sealed partial class LogicalUnit
             VitalProductData(task, pageCode, allocation);
             return;
         }
-        // SPC-4 6.6.1: "If the EVPD bit is set to zero and the PAGE CODE field is not set to zero, the device
+        // SPC-4 6.6: "If the EVPD bit is set to zero and the PAGE CODE field is not set to zero, the device
         // server shall terminate the command with ... ILLEGAL REQUEST ... INVALID FIELD IN CDB."
         if (pageCode != 0)
         {
@@ -66,7 +66,7 @@ public sealed partial class LogicalUnit
         task.SetGood();
     }
 
-    /// <summary>Writes printable ASCII, left-aligned and padded with spaces (SPC-4 4.4.1).</summary>
+    /// <summary>Writes printable ASCII, left-aligned and padded with spaces (SPC-4, ASCII data field requirements).</summary>
     internal static void WriteAscii(Span<byte> field, string value)
     {
         field.Fill((byte)' ');
@@ -78,7 +78,7 @@ public sealed partial class LogicalUnit
         }
     }
 
-    /// <summary>Writes a UTF-8 SCSI name string: null-terminated, zero-padded to a multiple of 4 (SPC-4 7.8.6.11).</summary>
+    /// <summary>Writes a UTF-8 SCSI name string: null-terminated, zero-padded to a multiple of 4 (SPC-4, SCSI name string designator).</summary>
     internal static int WriteNameString(Span<byte> field, string name)
     {
         int n = Encoding.UTF8.GetBytes(name, field);

@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 
 namespace StorageAppliance.Protocols.Scsi;
 
-// Mode parameters (SPC-4 7.5; SBC-3 6.4): the pages this unit keeps, shared by every I_T nexus.
+// Mode parameters (SPC-4 and SBC-3 mode parameters clauses): the pages this unit keeps, shared by every I_T nexus.
 //
-//   Caching (08h, SBC-3 6.4.5), 20 bytes            Control (0Ah, SPC-4 7.5.8), 12 bytes
+//   Caching (08h, SBC-3), 20 bytes                   Control (0Ah, SPC-4), 12 bytes
 //   +----+--------------------------------------+   +------+-------------------------------------------+
 //   | 0  | PS | SPF | PAGE CODE (08h)           |   |  0   | PS | SPF | PAGE CODE (0Ah)               |
 //   | 1  | PAGE LENGTH (12h)                    |   |  1   | PAGE LENGTH (0Ah)                         |
@@ -15,7 +15,7 @@ namespace StorageAppliance.Protocols.Scsi;
 //   |13-19| cache segments                      |   | 8-9  | BUSY TIMEOUT PERIOD                       |
 //   +----+--------------------------------------+   |10-11 | EXTENDED SELF-TEST COMPLETION TIME        |
 //                                                   +------+-------------------------------------------+
-//   Informational Exceptions Control (1Ch, SPC-4 7.5.11), 12 bytes:
+//   Informational Exceptions Control (1Ch, SPC-4), 12 bytes:
 //     byte 2 PERF EBF EWASC DEXCPT TEST EBACKERR LOGERR, byte 3 MRIE, 4-7 INTERVAL TIMER, 8-11 REPORT COUNT
 //
 // Changeable: WCE (honoured: with WCE=0 every write carries ForceUnitAccess), D_SENSE (descriptor-format

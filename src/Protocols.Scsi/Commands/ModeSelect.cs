@@ -10,8 +10,8 @@ namespace StorageAppliance.Protocols.Scsi;
 //   parameter list: mode parameter header (4 or 8 bytes, as in MODE SENSE), zero or one block descriptor,
 //   then mode pages, each "PS | SPF | PAGE CODE, PAGE LENGTH, parameters".
 //
-// The whole list is validated before anything changes (SPC-4 6.9: on an error "no mode parameters shall
-// be changed"); a change that took effect is announced to every other I_T nexus with MODE PARAMETERS CHANGED.
+// The whole list is validated before anything changes, so a command that fails changes no parameter; a change
+// that took effect is announced to every other I_T nexus with MODE PARAMETERS CHANGED.
 public sealed partial class LogicalUnit
 {
     private void ModeSelect(ScsiTask task)
@@ -97,7 +97,7 @@ public sealed partial class LogicalUnit
                 return;
             }
             byte first = list[pos];
-            // SPC-4 7.5.7: "The parameters saveable (PS) bit is ... reserved with the MODE SELECT command."
+            // SPC-4, mode page format: "The parameters saveable (PS) bit is ... reserved with the MODE SELECT command."
             if ((first & 0x80) != 0)
             {
                 InvalidParameter(task, pos, 7);
@@ -178,7 +178,7 @@ public sealed partial class LogicalUnit
 
     /// <summary>
     /// A block descriptor may restate the unit's geometry but not change it: NUMBER OF LOGICAL BLOCKS zero or
-    /// the current count (SBC-3 6.4.2: zero keeps the capacity), LOGICAL BLOCK LENGTH the current size.
+    /// the current count (SBC-3, block descriptors: zero keeps the capacity), LOGICAL BLOCK LENGTH the current size.
     /// </summary>
     private bool CheckBlockDescriptor(ScsiTask task, ReadOnlySpan<byte> bd, int at, bool longLba)
     {

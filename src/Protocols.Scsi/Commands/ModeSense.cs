@@ -2,8 +2,7 @@ using System.Buffers.Binary;
 
 namespace StorageAppliance.Protocols.Scsi;
 
-// MODE SENSE (6) and (10) (SPC-4 6.11, 6.12); mode parameter header and block descriptors (SPC-4 7.5.4-7.5.5,
-// SBC-3 6.4.2-6.4.4).
+// MODE SENSE (6) and (10) (SPC-4 6.11, 6.12); the mode parameter header (SPC-4) and block descriptors (SBC-3).
 //
 //   MODE SENSE (6):  byte 1 DBD (bit 3), byte 2 PC (7:6) | PAGE CODE (5:0), byte 3 SUBPAGE CODE, byte 4 ALLOCATION LENGTH
 //   MODE SENSE (10): byte 1 LLBAA (bit 4) | DBD (bit 3), bytes 2-3 as above, bytes 7..8 ALLOCATION LENGTH
@@ -28,9 +27,8 @@ public sealed partial class LogicalUnit
         byte subpage = cdb[3];
         uint allocation = six ? cdb[4] : task.CdbUInt16(7);
 
-        // SPC-4 6.11: "If the PC field is set to 11b and saving is not implemented, the command shall be
-        // terminated with CHECK CONDITION status, with the sense key set to ILLEGAL REQUEST and the additional
-        // sense code set to SAVING PARAMETERS NOT SUPPORTED."
+        // SPC-4 6.11: saved values (PC 11b) from a unit that implements no saving end the command with CHECK
+        // CONDITION, ILLEGAL REQUEST, SAVING PARAMETERS NOT SUPPORTED.
         if (pc == PageControl.Saved)
         {
             task.SetCheckCondition(SenseCode.SavingParametersNotSupported, DescriptorSense, null, SenseKeySpecific.CdbField(2, 7));
@@ -67,7 +65,7 @@ public sealed partial class LogicalUnit
                 }
                 else
                 {
-                    // SBC-3 6.4.2: more blocks than fit in 32 bits are reported as FFFFFFFFh.
+                    // SBC-3, block descriptors: more blocks than fit in 32 bits are reported as FFFFFFFFh.
                     BinaryPrimitives.WriteUInt32BigEndian(bd, blocks > uint.MaxValue ? uint.MaxValue : (uint)blocks);
                     bd[5] = (byte)(BlockSize >> 16);
                     bd[6] = (byte)(BlockSize >> 8);

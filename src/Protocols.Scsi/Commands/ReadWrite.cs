@@ -56,10 +56,8 @@ public sealed partial class LogicalUnit
     }
 
     /// <summary>
-    /// RDPROTECT / WRPROTECT / VRPROTECT (byte 1, bits 7:5). This unit has no protection information, so
-    /// SBC-3 4.22.2: "If the logical unit does not support protection information ... and the ... field is
-    /// set to a non-zero value, then the device server shall terminate the command with ... ILLEGAL REQUEST
-    /// ... INVALID FIELD IN CDB."
+    /// RDPROTECT / WRPROTECT / VRPROTECT (byte 1, bits 7:5). This unit has no protection information, and for
+    /// such a unit SBC-3 requires a non-zero value to end the command with ILLEGAL REQUEST, INVALID FIELD IN CDB.
     /// </summary>
     private bool CheckNoProtection(ScsiTask task)
     {
@@ -86,7 +84,7 @@ public sealed partial class LogicalUnit
     }
 
     /// <summary>
-    /// SBC-3 4.5: a command that "references or attempts to access a logical block not within the capacity
+    /// SBC-3, logical blocks: a command that "references or attempts to access a logical block not within the capacity
     /// of the medium" ends with LOGICAL BLOCK ADDRESS OUT OF RANGE: the LBA plus the number of blocks may not
     /// exceed the capacity, and an LBA beyond it is refused even for zero blocks. (An LBA equal to the
     /// capacity with zero blocks touches nothing and passes, which UNMAP of zero blocks at the end relies on.)
@@ -102,7 +100,7 @@ public sealed partial class LogicalUnit
         return true;
     }
 
-    /// <summary>DATA PROTECT for a configured read-only unit (WRITE PROTECTED) or SWP (SOFTWARE WRITE PROTECTED, SPC-4 7.5.8).</summary>
+    /// <summary>DATA PROTECT for a configured read-only unit (WRITE PROTECTED) or SWP (SOFTWARE WRITE PROTECTED, SPC-4, Control mode page).</summary>
     private bool CheckWritable(ScsiTask task)
     {
         if (Options.ReadOnly)
@@ -121,8 +119,8 @@ public sealed partial class LogicalUnit
     /// <summary>The Director flags for a write: FUA from the CDB or the write cache off, and DPO.</summary>
     private IoFlags WriteFlags(bool fua, bool dpo)
     {
-        // SBC-3: with WCE=0 the device server "shall complete ... only after all the data has been written
-        // to the medium"; with FUA=1 it "shall write the logical blocks to the medium ... before returning".
+        // SBC-3: with WCE=0 (caching mode page) a write completes only once its data is on the medium, and with
+        // FUA=1 the device server writes the blocks to the medium before it returns status.
         var flags = fua || !_writeCacheEnabled ? IoFlags.ForceUnitAccess : IoFlags.None;
         if (dpo)
             flags |= IoFlags.DisablePageOut;

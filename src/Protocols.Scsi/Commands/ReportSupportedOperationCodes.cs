@@ -42,7 +42,7 @@ public sealed partial class LogicalUnit
             {
                 bool hasServiceActions = CommandTable.HasServiceActions(requestedOpcode);
                 bool bySa = options == 2 || (options == 3 && hasServiceActions);
-                // SPC-4 6.35.1: with 001b, "if the REQUESTED OPERATION CODE field specifies an operation code that
+                // SPC-4 6.35: with 001b, "if the REQUESTED OPERATION CODE field specifies an operation code that
                 // has service actions, then the command shall be terminated with ... INVALID FIELD IN CDB"; with
                 // 010b the same happens for an operation code that has none.
                 if (options == 1 && hasServiceActions || options == 2 && !hasServiceActions)

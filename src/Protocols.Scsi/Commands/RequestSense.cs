@@ -21,7 +21,7 @@ public sealed partial class LogicalUnit
         int length = SenseData.Write(sense, code, descriptor);
         sense[..length].CopyTo(task.AllocateDataIn(length, clear: false));
         task.CompleteDataIn(allocation);
-        // SPC-4: "the device server shall return GOOD status" - the sense is data here, not a condition.
+        // The sense data is the answer here, not a condition: the command itself completes with GOOD.
         task.SetGood();
     }
 }

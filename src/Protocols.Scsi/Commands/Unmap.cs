@@ -22,8 +22,7 @@ public sealed partial class LogicalUnit
     private ValueTask Unmap(ScsiTask task)
     {
         var cdb = task.Cdb;
-        // SBC-3: "If the ANCHOR bit is set to one, and the ANC_SUP bit in the Logical Block Provisioning VPD
-        // page is set to zero, then the device server shall terminate the command with ... INVALID FIELD IN CDB."
+        // SBC-3: ANCHOR=1 while the Logical Block Provisioning VPD page says ANC_SUP=0 is an INVALID FIELD IN CDB.
         if ((cdb[1] & 0x01) != 0)
         {
             task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField(1, 0));
@@ -31,8 +30,7 @@ public sealed partial class LogicalUnit
         }
         int listLength = task.CdbUInt16(7);
         task.TransferLength = listLength;
-        // "A PARAMETER LIST LENGTH set to zero specifies that no data shall be sent. This shall not be
-        // considered an error."
+        // SBC-3: a PARAMETER LIST LENGTH of zero transfers nothing and is not an error.
         if (listLength == 0)
         {
             task.SetGood();
@@ -41,8 +39,7 @@ public sealed partial class LogicalUnit
         if (!CheckWritable(task))
             return default;
         var list = task.DataOut.Span[..Math.Min(listLength, task.DataOut.Length)];
-        // "If the PARAMETER LIST LENGTH field is set to a value greater than zero and less than eight, the device
-        // server shall terminate the command with ... PARAMETER LIST LENGTH ERROR."
+        // SBC-3: a parameter list too short to hold its 8-byte header is a PARAMETER LIST LENGTH ERROR.
         if (list.Length < 8)
         {
             ParameterListLengthError(task);
@@ -64,8 +61,7 @@ public sealed partial class LogicalUnit
             if (!CheckRange(task, lba, blocks))
                 return default;
             total += blocks;
-            // "If the total number of logical blocks specified in the UNMAP block descriptor data exceeds the
-            // value indicated in the MAXIMUM UNMAP LBA COUNT field ... INVALID FIELD IN PARAMETER LIST."
+            // SBC-3: more blocks in total than MAXIMUM UNMAP LBA COUNT is an INVALID FIELD IN PARAMETER LIST.
             if (total > MaxUnmapBlocks)
             {
                 InvalidParameter(task, 8 + 16 * i + 8, 7);

@@ -3,14 +3,14 @@ using StorageAppliance.Director;
 
 namespace StorageAppliance.Protocols.Scsi;
 
-// Vital product data pages returned by INQUIRY with EVPD=1 (SPC-4 7.8, SBC-3 6.5). Every page starts
+// Vital product data pages returned by INQUIRY with EVPD=1 (SPC-4 and SBC-3 VPD parameters). Every page starts
 //   byte 0 PERIPHERAL QUALIFIER | DEVICE TYPE, byte 1 PAGE CODE, bytes 2..3 PAGE LENGTH (n - 3)
 //
-//   00h Supported VPD Pages (SPC-4 7.8.16)        80h Unit Serial Number (SPC-4 7.8.17)
-//   83h Device Identification (SPC-4 7.8.6)       B0h Block Limits (SBC-3 6.5.3)
-//   B1h Block Device Characteristics (SBC-3 6.5.2) B2h Logical Block Provisioning (SBC-3 6.5.4)
+//   00h Supported VPD Pages (SPC-4)           80h Unit Serial Number (SPC-4)
+//   83h Device Identification (SPC-4)         B0h Block Limits (SBC-3)
+//   B1h Block Device Characteristics (SBC-3)  B2h Logical Block Provisioning (SBC-3)
 //
-// Device identification designation descriptor (SPC-4 7.8.6.1):
+// Device identification designation descriptor (SPC-4, designation descriptor):
 //   byte 0 PROTOCOL IDENTIFIER (7:4) | CODE SET (3:0), byte 1 PIV (7) | ASSOCIATION (5:4) | DESIGNATOR TYPE (3:0),
 //   byte 3 DESIGNATOR LENGTH, then the designator.
 public sealed partial class LogicalUnit
@@ -22,7 +22,7 @@ public sealed partial class LogicalUnit
     internal const byte VpdBlockDeviceCharacteristics = 0xB1;
     internal const byte VpdLogicalBlockProvisioning = 0xB2;
 
-    /// <summary>SPC-4 7.8.16: "The supported VPD page list shall ... be in ascending order."</summary>
+    /// <summary>SPC-4: "The supported VPD page list shall ... be in ascending order."</summary>
     private static ReadOnlySpan<byte> VpdPagesSupported =>
         [VpdSupportedPages, VpdUnitSerialNumber, VpdDeviceIdentification, VpdBlockLimits, VpdBlockDeviceCharacteristics, VpdLogicalBlockProvisioning];
 
@@ -76,7 +76,7 @@ public sealed partial class LogicalUnit
                 LogicalBlockProvisioning(Page(task, pageCode, 4));
                 break;
             default:
-                // SPC-4 6.6.1: a VPD page that is not supported ends the command with INVALID FIELD IN CDB.
+                // SPC-4 6.6: a VPD page that is not supported ends the command with INVALID FIELD IN CDB.
                 task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField(2, 7));
                 return;
         }
@@ -136,11 +136,11 @@ public sealed partial class LogicalUnit
         pos += Designator(d[pos..], (byte)(protocol | CodeSetUtf8), (byte)(piv | AssociationTargetPort | DesignatorScsiNameString), portLength);
         WriteNameString(d.Slice(pos - portLength, portLength), portName);
 
-        // Relative target port identifier (SPC-4 7.8.6.7).
+        // Relative target port identifier (SPC-4).
         pos += Designator(d[pos..], (byte)(protocol | CodeSetBinary), (byte)(piv | AssociationTargetPort | DesignatorRelativeTargetPort), 4);
         BinaryPrimitives.WriteUInt16BigEndian(d[(pos - 2)..], nexus.RelativeTargetPortId);
 
-        // Target port group (SPC-4 7.8.6.8).
+        // Target port group (SPC-4).
         pos += Designator(d[pos..], CodeSetBinary, AssociationTargetPort | DesignatorTargetPortGroup, 4);
         BinaryPrimitives.WriteUInt16BigEndian(d[(pos - 2)..], nexus.TargetPortGroup);
 
@@ -170,7 +170,7 @@ public sealed partial class LogicalUnit
     {
         uint physicalBlocks = (uint)Math.Max(1, 4096 >> BlockShift);
         d[4] = 0x01; // WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero (the rest of the medium) is refused
-        d[5] = 0; // MAXIMUM COMPARE AND WRITE LENGTH: not supported
+        d[5] = MaxCompareAndWriteBlocks; // MAXIMUM COMPARE AND WRITE LENGTH
         BinaryPrimitives.WriteUInt16BigEndian(d[6..], (ushort)physicalBlocks); // OPTIMAL TRANSFER LENGTH GRANULARITY
         BinaryPrimitives.WriteUInt32BigEndian(d[8..], MaxTransferBlocks); // MAXIMUM TRANSFER LENGTH
         if (ThinProvisioningEnabled)
@@ -182,7 +182,7 @@ public sealed partial class LogicalUnit
         BinaryPrimitives.WriteUInt64BigEndian(d[36..], MaxWriteSameBlocks); // MAXIMUM WRITE SAME LENGTH
     }
 
-    /// <summary>Logical Block Provisioning (B2h), SBC-3 6.5.4.</summary>
+    /// <summary>Logical Block Provisioning (B2h), SBC-3.</summary>
     private void LogicalBlockProvisioning(Span<byte> d)
     {
         if (!ThinProvisioningEnabled)

@@ -27,8 +27,8 @@ public sealed partial class LogicalUnit
         bool noDataOut = cdb[0] == ScsiOpcode.WriteSame16 && (cdb[1] & 0x01) != 0;
         if (!CheckNoProtection(task))
             return default;
-        // ANC_SUP is zero: anchoring is refused ("If the ANCHOR bit is set to one and the ANC_SUP bit ... is
-        // set to zero ... INVALID FIELD IN CDB"), as is an UNMAP request where provisioning is not managed.
+        // ANC_SUP is zero, so SBC-3 makes ANCHOR=1 an INVALID FIELD IN CDB; so is UNMAP=1 where provisioning
+        // is not managed.
         if (anchor)
         {
             task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField(1, 4));
@@ -39,9 +39,8 @@ public sealed partial class LogicalUnit
             task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField(1, 3));
             return default;
         }
-        // WSNZ=1 in the Block Limits page: zero blocks ("to the end of the medium") is refused, and so is more
-        // than the MAXIMUM WRITE SAME LENGTH ("the device server shall terminate the command with ... INVALID
-        // FIELD IN CDB").
+        // WSNZ=1 in the Block Limits page: zero blocks (meaning "to the end of the medium") is refused, and SBC-3
+        // makes more than the MAXIMUM WRITE SAME LENGTH an INVALID FIELD IN CDB.
         if (blocks == 0 || blocks > MaxWriteSameBlocks)
         {
             task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField((ushort)lengthField, 7));
