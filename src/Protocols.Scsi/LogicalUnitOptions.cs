@@ -33,6 +33,13 @@ public sealed class LogicalUnitOptions
     /// <summary>Thin-provisioned: reported in READ CAPACITY 16 (LBPME) and VPD B2.</summary>
     public bool ThinProvisioned { get; init; } = true;
 
+    /// <summary>
+    /// START STOP UNIT with START=0 puts the unit in SBC-3's stopped condition (NOT READY until a START).
+    /// Off by default: a LUN shared by several hypervisors must not vanish for all of them because one
+    /// guest stopped it (LIO and tgt behave the same way). The stop still writes the cache out.
+    /// </summary>
+    public bool HonourStop { get; init; }
+
     /// <summary>Largest transfer in logical blocks a single command may ask for (VPD B0).</summary>
     public uint MaximumTransferLengthBlocks { get; init; } = 32768;
 

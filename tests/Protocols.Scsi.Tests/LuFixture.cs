@@ -40,7 +40,8 @@ public sealed class LuFixture
         bool readOnly = false,
         uint maxTransferBlocks = 32768,
         long prefetchCacheBytes = 32 << 20,
-        bool clearUnitAttention = true)
+        bool clearUnitAttention = true,
+        bool honourStop = true)
     {
         var memory = new MemoryVDisk(blocks * blockSize, supportsUnmap);
         var disk = new FaultyVDisk(memory);
@@ -54,6 +55,7 @@ public sealed class LuFixture
             ReadOnly = readOnly,
             MaximumTransferLengthBlocks = maxTransferBlocks,
             PrefetchCacheBytes = prefetchCacheBytes,
+            HonourStop = honourStop,
         };
         var unit = new LogicalUnit(disk, options, NullLogger.Instance);
         var nexus = NewNexus("iqn.1994-05.com.example:host1", 1);

@@ -113,6 +113,11 @@ public sealed partial class LogicalUnit
 
     private void EnterStopped(ITNexus by)
     {
+        if (!Options.HonourStop)
+        {
+            ScsiLog.PowerConditionChanged(_log, _vdisk.Name, by, "stop requested; cache written, unit stays ready (shared LUN)");
+            return;
+        }
         if (!_stopped)
         {
             _stopped = true;

@@ -56,6 +56,16 @@ public class RequestSenseTests
 public class StartStopUnitTests
 {
     [Test]
+    public void Stop_on_a_shared_lun_writes_the_cache_but_keeps_the_unit_ready_by_default()
+    {
+        var f = LuFixture.Create(honourStop: false);
+        TaskAssert.Good(f.Run(Cdbs.StartStopUnit(start: false)));
+        Assert.That(f.Unit.Stopped, Is.False);
+        TaskAssert.Good(f.Run(Cdbs.TestUnitReady()));
+        Assert.That(f.Disk.Calls.Count(c => c.Operation == "flush"), Is.GreaterThan(0), "the stop still writes the cache out");
+    }
+
+    [Test]
     public void Stop_FlushesThenRefusesMediumAccessUntilStart()
     {
         var f = LuFixture.Create();
