@@ -62,7 +62,7 @@ public class ConfigErrorTests
         ConfigException ex = Yaml.Fails(Yaml.Valid.Replace("size: 8GiB", "size: 8XB"));
 
         Assert.That(ex.Message, Is.EqualTo(
-            "test.yaml:6:11: vdisks[0].size: '8XB' has an unknown unit 'XB' (use B, KiB, MiB, GiB, TiB, PiB or KB, MB, GB, TB, PB)"));
+            "test.yaml:6:11: vdisks[0].size: '8XB' has an unknown unit 'XB' (use B, KiB, MiB, GiB, TiB, PiB, EiB or KB, MB, GB, TB, PB, EB)"));
     }
 
     [Test]
