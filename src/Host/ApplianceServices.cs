@@ -18,6 +18,7 @@ public static class ApplianceServices
     public static IServiceCollection AddAppliance(this IServiceCollection services, ApplianceConfig config)
     {
         // Order matters for shutdown: hosted services stop in reverse, so the front ends stop before storage.
+        services.AddHostedService<RuntimeStatsService>();
         services.AddSingleton<IoDirector>();
         services.AddSingleton<StorageService>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageService>());
