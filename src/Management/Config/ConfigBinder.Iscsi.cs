@@ -39,6 +39,12 @@ internal sealed partial class ConfigBinder
         iscsi.DefaultTime2Wait = m.Int("default_time2wait", iscsi.DefaultTime2Wait, 0, 3600);
         iscsi.DefaultTime2Retain = m.Int("default_time2retain", iscsi.DefaultTime2Retain, 0, 3600);
         iscsi.MaxConnections = m.Int("max_connections", iscsi.MaxConnections, 1, 65535);
+        if (iscsi.MaxConnections > 1)
+        {
+            // Sessions carry one connection each; hosts get more paths from multipath (several sessions).
+            ctx.Error(m.PositionOf("max_connections"), m.PathOf("max_connections"),
+                $"{iscsi.MaxConnections} connections per session are not supported: this target offers one connection per session (use multipath for more paths)");
+        }
         iscsi.QueueDepth = m.Int("queue_depth", iscsi.QueueDepth, 1, 4096);
         iscsi.NopInInterval = m.Duration("nop_in_interval", iscsi.NopInInterval);
         iscsi.NopInTimeout = m.Duration("nop_in_timeout", iscsi.NopInTimeout);

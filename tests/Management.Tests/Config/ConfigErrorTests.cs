@@ -22,6 +22,12 @@ public class ConfigErrorTests
     }
 
     [Test]
+    public void MoreThanOneConnectionPerSession_IsRefusedWithTheReason()
+    {
+        Yaml.FailsAt(Yaml.With("iscsi:\n  max_connections: 2"), 13, 20, "iscsi.max_connections", "use multipath for more paths");
+    }
+
+    [Test]
     public void UnknownKey_MatchesAcrossCaseAndUnderscores()
     {
         Yaml.FailsAt(Yaml.With("iscsi:\n  maxBurstLength: 65536"), 13, 3, "iscsi.maxBurstLength", "did you mean 'max_burst_length'?");

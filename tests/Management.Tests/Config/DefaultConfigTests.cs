@@ -164,7 +164,7 @@ public class DefaultConfigTests
               data_digest: [None, crc32c]
               default_time2wait: 5
               default_time2retain: 60
-              max_connections: 4
+              max_connections: 1
               queue_depth: 256
               nop_in_interval: 0
               nop_in_timeout: 500ms
@@ -221,7 +221,7 @@ public class DefaultConfigTests
             Assert.That(i.DataDigest, Is.EqualTo(new[] { DigestType.None, DigestType.Crc32C }));
             Assert.That(i.DefaultTime2Wait, Is.EqualTo(5));
             Assert.That(i.DefaultTime2Retain, Is.EqualTo(60));
-            Assert.That(i.MaxConnections, Is.EqualTo(4));
+            Assert.That(i.MaxConnections, Is.EqualTo(1));
             Assert.That(i.QueueDepth, Is.EqualTo(256));
             Assert.That(i.NopInInterval, Is.EqualTo(TimeSpan.Zero));
             Assert.That(i.NopInTimeout, Is.EqualTo(TimeSpan.FromMilliseconds(500)));
