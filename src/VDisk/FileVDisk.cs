@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
+using StorageAppliance.Common.Devices;
 using StorageAppliance.Director;
 
 namespace StorageAppliance.VDisk;

@@ -1,3 +1,5 @@
+using StorageAppliance.Common.Devices;
+
 namespace StorageAppliance.VDisk;
 
 /// <summary>

@@ -1,0 +1,122 @@
+namespace StorageAppliance.Common.Devices;
+
+/// <summary>Which operation a fault applies to.</summary>
+[Flags]
+public enum FaultOperation
+{
+    Read = 1,
+    Write = 2,
+    Flush = 4,
+    All = Read | Write | Flush,
+}
+
+/// <summary>
+/// Wraps a file system and fails chosen operations with EIO (FASTER-style fault-injecting device): on
+/// files whose path contains a marker, permanently or for a number of calls, or at a random rate.
+/// Used to show that a failing disk fails only the requests that touch it.
+/// </summary>
+public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorageFileSystem
+{
+    private readonly object _lock = new();
+    private readonly List<Fault> _faults = new();
+    private readonly Random _random = new(7);
+
+    private sealed class Fault
+    {
+        public required string PathContains;
+        public required FaultOperation Operations;
+        public int RemainingCalls = int.MaxValue;
+        public double Rate = 1.0;
+    }
+
+    /// <summary>Fails <paramref name="operations"/> on matching files: for <paramref name="calls"/> calls (default: for ever), at <paramref name="rate"/>.</summary>
+    public void Fail(string pathContains, FaultOperation operations, int calls = int.MaxValue, double rate = 1.0)
+    {
+        lock (_lock)
+            _faults.Add(new Fault { PathContains = pathContains, Operations = operations, RemainingCalls = calls, Rate = rate });
+    }
+
+    public void Heal()
+    {
+        lock (_lock)
+            _faults.Clear();
+    }
+
+    public long InjectedFailures { get; private set; }
+
+    private void Check(string path, FaultOperation op)
+    {
+        lock (_lock)
+        {
+            foreach (var f in _faults)
+            {
+                if ((f.Operations & op) == 0 || f.RemainingCalls <= 0 || !path.Contains(f.PathContains, StringComparison.Ordinal))
+                    continue;
+                if (f.Rate < 1.0 && _random.NextDouble() >= f.Rate)
+                    continue;
+                f.RemainingCalls--;
+                InjectedFailures++;
+                throw new IOException($"injected I/O error ({op}) on {path}", NativeFile.EIO);
+            }
+        }
+    }
+
+    public IStorageFile Open(string path, bool create) => new FaultyFile(this, inner.Open(path, create));
+
+    public bool Exists(string path) => inner.Exists(path);
+
+    public void Delete(string path) => inner.Delete(path);
+
+    public IReadOnlyList<string> List(string directory, string pattern) => inner.List(directory, pattern);
+
+    public void CreateDirectory(string path) => inner.CreateDirectory(path);
+
+    public void SyncDirectory(string path) => inner.SyncDirectory(path);
+
+    public long FreeSpace(string path) => inner.FreeSpace(path);
+
+    private sealed class FaultyFile(FaultInjectingFileSystem fs, IStorageFile inner) : IStorageFile
+    {
+        public string Path => inner.Path;
+
+        public long Length => inner.Length;
+
+        public int Read(Span<byte> buffer, long offset)
+        {
+            fs.Check(Path, FaultOperation.Read);
+            return inner.Read(buffer, offset);
+        }
+
+        public void Write(ReadOnlySpan<byte> data, long offset)
+        {
+            fs.Check(Path, FaultOperation.Write);
+            inner.Write(data, offset);
+        }
+
+        public void Write(IReadOnlyList<ReadOnlyMemory<byte>> buffers, long offset)
+        {
+            fs.Check(Path, FaultOperation.Write);
+            inner.Write(buffers, offset);
+        }
+
+        public void Flush()
+        {
+            fs.Check(Path, FaultOperation.Flush);
+            inner.Flush();
+        }
+
+        public void SetLength(long length)
+        {
+            fs.Check(Path, FaultOperation.Write);
+            inner.SetLength(length);
+        }
+
+        public void PunchHole(long offset, long length)
+        {
+            fs.Check(Path, FaultOperation.Write);
+            inner.PunchHole(offset, length);
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+}

@@ -1,0 +1,70 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace StorageAppliance.Common.Devices;
+
+/// <summary>The few Linux file calls .NET does not expose: fdatasync, fsync of a directory, hole punching.</summary>
+public static partial class NativeFile
+{
+    public const int EIO = 5;
+    public const int ENOSPC = 28;
+    public const int EOPNOTSUPP = 95;
+
+    private const int FALLOC_FL_KEEP_SIZE = 0x01;
+    private const int FALLOC_FL_PUNCH_HOLE = 0x02;
+    private const int O_RDONLY = 0;
+    private const int O_DIRECTORY = 0x10000;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fallocate(int fd, int mode, long offset, long len);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    /// <summary>fdatasync(2); returns 0 or errno.</summary>
+    public static int DataSync(SafeFileHandle handle) => WithFd(handle, fd => fdatasync(fd) == 0 ? 0 : Marshal.GetLastPInvokeError());
+
+    /// <summary>Deallocates a range (it reads back as zeros); returns 0 or errno.</summary>
+    public static int PunchHole(SafeFileHandle handle, long offset, long length) =>
+        WithFd(handle, fd => fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) == 0 ? 0 : Marshal.GetLastPInvokeError());
+
+    /// <summary>fsync of a directory, so entries created or removed in it survive a power cut; returns 0 or errno.</summary>
+    public static int SyncDirectory(string path)
+    {
+        int fd = open(path, O_RDONLY | O_DIRECTORY);
+        if (fd < 0)
+            return Marshal.GetLastPInvokeError();
+        try
+        {
+            return fsync(fd) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    private static int WithFd(SafeFileHandle handle, Func<int, int> call)
+    {
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            return call((int)handle.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+                handle.DangerousRelease();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+namespace StorageAppliance.Management.Admin;
+
+/// <summary>Why an admin request was refused; the API maps it to an HTTP status and the CLI to an exit code.</summary>
+public enum AdminError
+{
+    /// <summary>404; CLI exit 3.</summary>
+    NotFound,
+
+    /// <summary>409 (exists, in use, defined in the config file); CLI exit 4.</summary>
+    Conflict,
+
+    /// <summary>400 (bad name, size, block size); CLI exit 2.</summary>
+    Invalid,
+
+    /// <summary>507 (the pool or container has no room); CLI exit 5.</summary>
+    NoSpace,
+
+    /// <summary>503 (the appliance is starting or stopping); CLI exit 6.</summary>
+    Unavailable,
+}
+
+public sealed class AdminException(AdminError error, string message) : Exception(message)
+{
+    public AdminError Error { get; } = error;
+}
+
+/// <summary>Create a vDisk at run time; optionally export it as a LUN of a configured target.</summary>
+public sealed record VDiskCreateRequest(
+    string Name,
+    string Container,
+    long CapacityBytes,
+    int LogicalBlockSize = 512,
+    bool Thin = true,
+    string? Target = null,
+    int? Lun = null);
+
+/// <summary>A vDisk as the admin API shows it.</summary>
+public sealed record VDiskInfo(
+    long Id,
+    string Name,
+    string Container,
+    long CapacityBytes,
+    long UsedBytes,
+    long AllocatedBytes,
+    int LogicalBlockSize,
+    bool Thin,
+    bool FromConfig,
+    IReadOnlyList<string> Exports);
+
+/// <summary>
+/// What the running appliance lets an operator do (the CLI talks to it over the admin socket). The
+/// appliance implements it over the storage engine and the front ends; the API server and CLI only
+/// translate. Every method throws <see cref="AdminException"/> for a refused request.
+/// </summary>
+public interface IApplianceAdmin
+{
+    IReadOnlyList<VDiskInfo> ListVDisks();
+
+    VDiskInfo CreateVDisk(VDiskCreateRequest request);
+
+    /// <summary>Growing raises CAPACITY DATA HAS CHANGED on every path; shrinking below written data needs <paramref name="allowShrink"/>.</summary>
+    VDiskInfo ResizeVDisk(string name, long capacityBytes, bool allowShrink);
+
+    /// <summary>Removes its LUNs (REPORTED LUNS DATA HAS CHANGED), deletes it and releases its space. Config-defined vDisks are refused.</summary>
+    void DeleteVDisk(string name);
+}
