@@ -15,7 +15,15 @@ public sealed class ApplianceConfig
 
     public IscsiConfig Iscsi { get; set; } = new();
 
-    /// <summary>Containers in file order; at least one.</summary>
+    public NfsConfig Nfs { get; set; } = new();
+
+    /// <summary>
+    /// Storage pools in file order; at least one. When the file has no <c>pools:</c> section this is
+    /// one implicit pool "default" with one ssd disk at <c>&lt;data_dir&gt;/disks/ssd0</c>, capacity auto.
+    /// </summary>
+    public List<PoolConfig> Pools { get; set; } = [];
+
+    /// <summary>Containers in file order; at least one; each names one of <see cref="Pools"/>.</summary>
     public List<ContainerConfig> Containers { get; set; } = [];
 
     /// <summary>vDisks in file order; each names one of <see cref="Containers"/>.</summary>
@@ -24,11 +32,18 @@ public sealed class ApplianceConfig
     /// <summary>iSCSI targets in file order; each LUN names one of <see cref="VDisks"/>.</summary>
     public List<TargetConfig> Targets { get; set; } = [];
 
+    /// <summary>NFS exports in file order; each names one of <see cref="Containers"/>.</summary>
+    public List<ExportConfig> Exports { get; set; } = [];
+
+    public PoolConfig? FindPool(string name) => Pools.Find(p => p.Name == name);
+
     public ContainerConfig? FindContainer(string name) => Containers.Find(c => c.Name == name);
 
     public VDiskConfig? FindVDisk(string name) => VDisks.Find(v => v.Name == name);
 
     public TargetConfig? FindTarget(string iqn) => Targets.Find(t => t.Name == iqn);
+
+    public ExportConfig? FindExport(string path) => Exports.Find(e => e.Path == path);
 }
 
 /// <summary>The <c>appliance:</c> section.</summary>
@@ -39,6 +54,9 @@ public sealed class ApplianceSettings
 
     /// <summary>Absolute after loading: a relative data_dir resolves against the config file's folder.</summary>
     public string DataDir { get; set; } = "./data";
+
+    /// <summary>The admin API's Unix socket: <c>&lt;data_dir&gt;/admin.sock</c>.</summary>
+    public string AdminSocket => Path.Combine(DataDir, "admin.sock");
 }
 
 /// <summary>A CRC32C or no digest, as offered in HeaderDigest / DataDigest (RFC 7143 13.1).</summary>
@@ -120,11 +138,110 @@ public sealed class ChapCredentials
     public override string ToString() => $"{Username} (secret hidden)";
 }
 
-/// <summary>A container: a named group of vDisks sharing storage policy (pools, dedup, compression come later).</summary>
+/// <summary>A storage tier: the class of the disks an extent group can be placed on.</summary>
+public enum StorageTier
+{
+    Ssd,
+    Hdd,
+}
+
+/// <summary>A storage pool: the disks that containers place their extent groups on.</summary>
+public sealed class PoolConfig
+{
+    /// <summary>[A-Za-z0-9._-], 1 to 64 characters, not "." or "..".</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>At least one; no disk path is used twice in the whole config.</summary>
+    public List<DiskConfig> Disks { get; set; } = [];
+
+    /// <summary>True when the config has no <c>pools:</c> section and this is the default pool made for it.</summary>
+    public bool Implicit { get; set; }
+
+    /// <summary>The sum of the disks' capacities, or null when any disk's capacity is auto.</summary>
+    public long? FixedCapacityBytes
+    {
+        get
+        {
+            long sum = 0;
+            foreach (DiskConfig d in Disks)
+            {
+                if (d.CapacityBytes is not { } c)
+                    return null;
+                sum = c > long.MaxValue - sum ? long.MaxValue : sum + c;
+            }
+            return sum;
+        }
+    }
+
+    public bool HasTier(StorageTier tier) => Disks.Exists(d => d.Tier == tier);
+}
+
+/// <summary>One disk of a pool: a directory that holds extent group files, or an existing file or block device.</summary>
+public sealed class DiskConfig
+{
+    private string _path = "";
+    private ApplianceSettings? _dataDirOwner;
+    private string? _underDataDir;
+
+    /// <summary>
+    /// Absolute. A disk written inside data_dir follows data_dir when the command line overrides it
+    /// (<c>run --data-dir</c>), so appliances started side by side from one config never share a disk.
+    /// </summary>
+    public string Path
+    {
+        get => _dataDirOwner is not null && _underDataDir is not null
+            ? System.IO.Path.Combine(_dataDirOwner.DataDir, _underDataDir)
+            : _path;
+        set
+        {
+            _path = value;
+            _dataDirOwner = null;
+            _underDataDir = null;
+        }
+    }
+
+    public StorageTier Tier { get; set; } = StorageTier.Ssd;
+
+    /// <summary>Bytes; null means auto: the free space of the disk's file system when the appliance starts.</summary>
+    public long? CapacityBytes { get; set; }
+
+    // Makes Path relative to settings.DataDir when the absolute path lies inside it.
+    internal void FollowDataDir(ApplianceSettings settings)
+    {
+        string relative = System.IO.Path.GetRelativePath(settings.DataDir, _path);
+        if (relative == "." || relative.StartsWith("..", StringComparison.Ordinal) || System.IO.Path.IsPathRooted(relative))
+            return;
+        _dataDirOwner = settings;
+        _underDataDir = relative;
+    }
+}
+
+/// <summary>A container: a named group of vDisks (and NFS files) sharing storage policy, placed in one pool.</summary>
 public sealed class ContainerConfig
 {
     /// <summary>[A-Za-z0-9._-], 1 to 64 characters, not "." or "..".</summary>
     public string Name { get; set; } = "";
+
+    /// <summary>The name of its pool.</summary>
+    public string Pool { get; set; } = "";
+
+    /// <summary>Copies of each extent group; only 1 is supported for now.</summary>
+    public int ReplicationFactor { get; set; } = 1;
+
+    /// <summary>Bytes; 0 means unlimited.</summary>
+    public long MaxCapacityBytes { get; set; }
+
+    /// <summary>Bytes kept for this container alone; the sum over a pool's containers fits its disks.</summary>
+    public long ReservedCapacityBytes { get; set; }
+
+    /// <summary>The vDisk map's block: a power of two, 64 KiB to 16 MiB.</summary>
+    public int VDiskBlockSize { get; set; } = 1 << 20;
+
+    /// <summary>A multiple of <see cref="VDiskBlockSize"/>, 16 MiB to 1 GiB.</summary>
+    public long ExtentGroupSize { get; set; } = 64L << 20;
+
+    /// <summary>The order in which tiers receive new extent groups; no repeats, at least one tier the pool has.</summary>
+    public List<StorageTier> TierPreference { get; set; } = [StorageTier.Ssd, StorageTier.Hdd];
 }
 
 /// <summary>A virtual disk, exported as a LUN by one or more targets.</summary>
@@ -150,6 +267,74 @@ public sealed class VDiskConfig
     public bool ReadOnly { get; set; }
 
     public long BlockCount => SizeBytes / BlockSize;
+}
+
+/// <summary>How the NFS front end makes its ports known to clients (MOUNT and NFS over ONC RPC).</summary>
+public enum PortmapperMode
+{
+    /// <summary>Bind port 111 if possible, else register with a running rpcbind, else log that clients must be told the ports.</summary>
+    Auto,
+
+    /// <summary>Serve portmapper (RPCBIND v2) on port 111 ourselves; failing to bind it stops start-up.</summary>
+    Embedded,
+
+    /// <summary>Register with the system's rpcbind; failing to reach it stops start-up.</summary>
+    System,
+
+    /// <summary>No portmapper: clients are given the NFS and MOUNT ports.</summary>
+    Off,
+}
+
+/// <summary>The <c>nfs:</c> section: the NFSv3 and MOUNT front end.</summary>
+public sealed class NfsConfig
+{
+    /// <summary>False when the file has no <c>nfs:</c> section; true when it has one that does not say otherwise.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Where NFS listens; at least one when <see cref="Enabled"/>, none overlapping each other or an iSCSI portal.</summary>
+    public List<ListenAddress> Listen { get; set; } = [new ListenAddress(System.Net.IPAddress.Loopback, 2049)];
+
+    /// <summary>The MOUNT protocol's port on the addresses of <see cref="Listen"/>; 0 picks a free one.</summary>
+    public int MountPort { get; set; } = 20048;
+
+    public PortmapperMode Portmapper { get; set; } = PortmapperMode.Auto;
+}
+
+/// <summary>An NFS export: a path clients mount, showing the files of one container.</summary>
+public sealed class ExportConfig
+{
+    /// <summary>Absolute, normalized ("/" or "/a/b": no empty, "." or ".." parts, no trailing '/'), unique, not inside another export.</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>The name of the container it shows.</summary>
+    public string Container { get; set; } = "";
+
+    public bool ReadOnly { get; set; }
+
+    /// <summary>Client networks allowed to mount (a single address is a /32 or /128); empty means any.</summary>
+    public List<System.Net.IPNetwork> Clients { get; set; } = [];
+
+    /// <summary>Map uid 0 to <see cref="AnonUid"/>; off by default because ESXi needs no_root_squash.</summary>
+    public bool RootSquash { get; set; }
+
+    public uint AnonUid { get; set; } = 65534;
+
+    public uint AnonGid { get; set; } = 65534;
+
+    /// <summary>True when <paramref name="client"/> may use this export. An IPv4 client seen on a dual-stack socket (::ffff:a.b.c.d) matches IPv4 networks.</summary>
+    public bool Allows(System.Net.IPAddress client)
+    {
+        if (Clients.Count == 0)
+            return true;
+        if (client.IsIPv4MappedToIPv6)
+            client = client.MapToIPv4();
+        foreach (System.Net.IPNetwork network in Clients)
+        {
+            if (network.Contains(client))
+                return true;
+        }
+        return false;
+    }
 }
 
 /// <summary>An iSCSI target.</summary>

@@ -53,16 +53,25 @@ internal sealed partial class ConfigBinder
         m.Finish();
     }
 
+    // The placed portals of iscsi.listen, for the NFS front end's overlap check.
+    private readonly List<(ListenAddress Address, string Path, YamlNode Node)> _iscsiPortals = [];
+
     private void BindListen(MappingReader m, IscsiConfig iscsi)
     {
+        if (BindListenList(m, iscsi.Enabled, _iscsiPortals) is { } listen)
+            iscsi.Listen = listen;
+    }
+
+    // Reads a listen list (iscsi.listen, nfs.listen) into placed; null when the key is absent or unreadable.
+    private List<ListenAddress>? BindListenList(MappingReader m, bool enabled, List<(ListenAddress Address, string Path, YamlNode Node)> placed)
+    {
         if (!m.Has("listen"))
-            return;
+            return null;
         // An empty 'listen:' is an empty list: allowed only with enabled: false.
         var items = m.Value("listen") is null ? [] : m.List("listen", singleAllowed: true);
         if (items is null)
-            return;
+            return null;
         var result = new List<ListenAddress>(items.Count);
-        var placed = new List<(ListenAddress Address, string Path, YamlNode Node)>(items.Count);
         foreach (var (node, path) in items)
         {
             string? text = ctx.ReadString(node, path);
@@ -85,9 +94,9 @@ internal sealed partial class ConfigBinder
             placed.Add((address!, path, node));
             result.Add(address!);
         }
-        if (items.Count == 0 && iscsi.Enabled)
+        if (items.Count == 0 && enabled)
             ctx.Error(m.PositionOf("listen"), m.PathOf("listen"), "expected at least one ADDR:PORT (or set enabled: false)");
-        iscsi.Listen = result;
+        return result;
     }
 
     private List<DigestType>? BindDigests(MappingReader m, string key)

@@ -2,8 +2,15 @@ using YamlDotNet.RepresentationModel;
 
 namespace StorageAppliance.Management.Config;
 
-// containers:            required, at least one
+// containers:                     required, at least one
 //   - name: default
+//     pool: default                 default: the only pool, when there is one
+//     replication_factor: 1         only 1 for now
+//     max_capacity: 0               0 = unlimited
+//     reserved_capacity: 0          summed per pool, within the pool's fixed capacity
+//     vdisk_block_size: 1MiB        power of two, 64KiB..16MiB
+//     extent_group_size: 64MiB      multiple of vdisk_block_size, 16MiB..1GiB
+//     tier_preference: [ssd, hdd]
 // vdisks:
 //   - name: disk0        container: default     size: 8GiB     block_size: 512
 //     thin: true         write_cache: true      read_only: false
@@ -40,6 +47,7 @@ internal sealed partial class ConfigBinder
             }
             var container = new ContainerConfig();
             container.Name = RequiredUniqueName(m, _containerNames, CheckObjectName) ?? "";
+            BindContainerPolicy(m, container);
             m.Finish();
             containers.Add(container);
         }
@@ -113,6 +121,11 @@ internal sealed partial class ConfigBinder
 
     private void CheckReferences()
     {
+        foreach (var (name, node, path) in _poolRefs)
+        {
+            if (!_poolNames.Resolves(name))
+                ctx.Error(node, path, $"no pool is named '{name}'{Known(name, _poolNames)}");
+        }
         foreach (var (name, node, path) in _containerRefs)
         {
             if (!_containerNames.Resolves(name))

@@ -21,12 +21,16 @@ internal sealed partial class ConfigBinder(ConfigContext ctx, string baseDirecto
 
         BindAppliance(m, config.Appliance);
         BindIscsi(m, config.Iscsi);
+        BindNfs(m, config.Nfs, config.Iscsi);
+        BindPools(m, config);
         BindContainers(m, config.Containers);
         BindVDisks(m, config.VDisks);
         BindTargets(m, config.Targets);
+        BindExports(m, config.Exports);
         m.Finish();
 
         CheckReferences();
+        CheckPlacement(config);
         return config;
     }
 
@@ -66,7 +70,7 @@ internal sealed partial class ConfigBinder(ConfigContext ctx, string baseDirecto
         return check(node, path, name) ? name : null;
     }
 
-    // The names defined in one list (containers, vDisks, targets).
+    // The names defined in one list (pools, containers, vDisks, targets).
     private sealed class NameTable(string what)
     {
         public string What { get; } = what;

@@ -115,7 +115,7 @@ public sealed record ListenAddress(IPAddress Address, int Port)
     }
 
     // IPAddress.TryParse also takes "127.1" and "2130706433"; a config should say what it means.
-    private static bool IsDottedQuad(string s)
+    internal static bool IsDottedQuad(string s)
     {
         string[] parts = s.Split('.');
         if (parts.Length != 4)

@@ -28,7 +28,30 @@ public class DefaultConfigTests
             Assert.That(c.Iscsi.Enabled, Is.True);
             Assert.That(c.Iscsi.Listen, Is.EqualTo(new[] { new ListenAddress(IPAddress.Loopback, 3260) }));
 
-            Assert.That(c.Containers.Select(x => x.Name), Is.EqualTo(new[] { "default" }));
+            Assert.That(c.Nfs.Enabled, Is.True);
+            Assert.That(c.Nfs.Listen, Is.EqualTo(new[] { new ListenAddress(IPAddress.Loopback, 2049) }));
+            Assert.That(c.Nfs.MountPort, Is.EqualTo(20048));
+            Assert.That(c.Nfs.Portmapper, Is.EqualTo(PortmapperMode.Auto));
+
+            PoolConfig pool = c.Pools.Single();
+            Assert.That((pool.Name, pool.Implicit), Is.EqualTo(("default", false)));
+            DiskConfig disk = pool.Disks.Single();
+            Assert.That(disk.Path, Is.EqualTo(Path.Combine(Directory.GetCurrentDirectory(), "data", "disks", "ssd0")));
+            Assert.That((disk.Tier, disk.CapacityBytes), Is.EqualTo((StorageTier.Ssd, (long?)null)));
+            Assert.That(pool.FixedCapacityBytes, Is.Null);
+
+            ContainerConfig container = c.Containers.Single();
+            Assert.That((container.Name, container.Pool, container.ReplicationFactor), Is.EqualTo(("default", "default", 1)));
+            Assert.That((container.MaxCapacityBytes, container.ReservedCapacityBytes), Is.EqualTo((0L, 0L)));
+            Assert.That((container.VDiskBlockSize, container.ExtentGroupSize), Is.EqualTo((1 << 20, 64L << 20)));
+            Assert.That(container.TierPreference, Is.EqualTo(new[] { StorageTier.Ssd, StorageTier.Hdd }));
+
+            ExportConfig export = c.Exports.Single();
+            Assert.That((export.Path, export.Container, export.ReadOnly, export.RootSquash), Is.EqualTo(("/vmstore", "default", false, false)));
+            Assert.That((export.AnonUid, export.AnonGid), Is.EqualTo((65534u, 65534u)));
+            Assert.That(export.Clients, Is.Empty);
+            Assert.That(c.FindExport("/vmstore"), Is.SameAs(export));
+            Assert.That(c.FindPool("default"), Is.SameAs(pool));
 
             Assert.That(c.VDisks, Has.Count.EqualTo(1));
             VDiskConfig d = c.VDisks[0];
@@ -70,6 +93,7 @@ public class DefaultConfigTests
             ApplianceConfig c = ConfigLoader.LoadFile(file);
 
             Assert.That(c.Appliance.DataDir, Is.EqualTo(Path.Combine(dir, "data")));
+            Assert.That(c.Pools[0].Disks[0].Path, Is.EqualTo(Path.Combine(dir, "data", "disks", "ssd0")));
             Assert.That(c.Source, Is.EqualTo(file));
         }
         finally
@@ -90,7 +114,7 @@ public class DefaultConfigTests
 
             var ex = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(file))!;
 
-            Assert.That(ex.Message, Is.EqualTo($"{file}:12:1: bogus: unknown key 'bogus' (known here: appliance, iscsi, containers, vdisks, targets)"));
+            Assert.That(ex.Message, Is.EqualTo($"{file}:12:1: bogus: unknown key 'bogus' (known here: appliance, iscsi, nfs, pools, containers, vdisks, targets, exports)"));
         }
         finally
         {
@@ -140,7 +164,49 @@ public class DefaultConfigTests
             Assert.That(i.DiscoveryAuth, Is.Null);
             Assert.That(c.VDisks, Is.Empty);
             Assert.That(c.Targets, Is.Empty);
+
+            // No nfs section: NFS is off. No pools section: one implicit pool under data_dir.
+            Assert.That(c.Nfs.Enabled, Is.False);
+            Assert.That(c.Exports, Is.Empty);
+            PoolConfig pool = c.Pools.Single();
+            Assert.That((pool.Name, pool.Implicit), Is.EqualTo(("default", true)));
+            DiskConfig disk = pool.Disks.Single();
+            Assert.That((disk.Path, disk.Tier, disk.CapacityBytes), Is.EqualTo((Path.GetFullPath("/srv/appliance/data/disks/ssd0"), StorageTier.Ssd, (long?)null)));
+            ContainerConfig container = c.Containers.Single();
+            Assert.That((container.Pool, container.ReplicationFactor, container.VDiskBlockSize, container.ExtentGroupSize), Is.EqualTo(("default", 1, 1 << 20, 64L << 20)));
+            Assert.That(container.TierPreference, Is.EqualTo(new[] { StorageTier.Ssd, StorageTier.Hdd }));
         });
+    }
+
+    [Test]
+    public void OverridingDataDir_MovesTheDisksInsideIt_AndLeavesOthers()
+    {
+        const string yaml = """
+            appliance: {data_dir: /srv/a/data}
+            pools:
+              - name: default
+                disks:
+                  - {path: /srv/a/data/disks/ssd0}
+                  - {path: /mnt/hdd0, tier: hdd}
+            containers: [{name: default}]
+            """;
+        ApplianceConfig c = Yaml.Load(yaml);
+
+        // What run --data-dir does.
+        c.Appliance.DataDir = "/srv/b/data";
+
+        Assert.That(c.Pools[0].Disks.Select(d => d.Path), Is.EqualTo(new[] { "/srv/b/data/disks/ssd0", "/mnt/hdd0" }));
+        Assert.That(c.Appliance.AdminSocket, Is.EqualTo("/srv/b/data/admin.sock"));
+    }
+
+    [Test]
+    public void ImplicitPool_FollowsAnOverriddenDataDir()
+    {
+        ApplianceConfig c = Yaml.Load("containers: [{name: default}]");
+
+        c.Appliance.DataDir = "/tmp/side-by-side/data";
+
+        Assert.That(c.Pools[0].Disks[0].Path, Is.EqualTo("/tmp/side-by-side/data/disks/ssd0"));
     }
 
     [Test]
