@@ -1,0 +1,458 @@
+using System.Runtime.CompilerServices;
+using StorageAppliance.Director;
+using StorageAppliance.ExtentStore;
+using StorageAppliance.Journal;
+using StorageAppliance.Metadata;
+
+namespace StorageAppliance.VDisk;
+
+/// <summary>
+/// The vDisk controller (seed 003): owns one vDisk's address space. A write is journaled (the ack point)
+/// and indexed by block; the drainer later applies it to the block's extent. A read takes the extent's
+/// data and overlays the undrained writes of the block in sequence order, so it always returns the newest
+/// data; a block never written reads as zeros.
+/// </summary>
+/// <remarks>
+/// Locks: <c>_lock</c> guards the block index (pending writes, locations, reservations). A per-block stripe
+/// lock keeps a read of a block's extent apart from the drainer rewriting it. Order: stripe, then _lock.
+/// A read records the trim epoch before touching the extent and retries if a drain finished in between,
+/// so it never combines the old extent with an already-trimmed overlay.
+/// </remarks>
+internal sealed class EngineVDisk : IVDisk
+{
+    private const int StripeCount = 64;
+
+    private readonly StorageEngine _engine;
+    private readonly object _lock = new();
+    private readonly object[] _stripes;
+    private readonly Dictionary<long, BlockState> _blocks = new();
+    private long _trimEpoch;
+    private long _capacity;
+
+    internal sealed class BlockState
+    {
+        public SlotRef Location = SlotRef.None;
+        public bool LocationKnown;
+        public List<JournalEntry>? Pending;
+        public bool Reserved;
+        public int RecoveredPending;
+    }
+
+    public EngineVDisk(StorageEngine engine, VDiskRecord record, ContainerRecord container)
+    {
+        _engine = engine;
+        Record = record;
+        Container = container;
+        _capacity = record.CapacityBytes;
+        BlockSize = container.VDiskBlockSize;
+        BlockShift = System.Numerics.BitOperations.Log2((uint)BlockSize);
+        _stripes = new object[StripeCount];
+        for (int i = 0; i < StripeCount; i++)
+            _stripes[i] = new object();
+    }
+
+    public VDiskRecord Record { get; set; }
+
+    public ContainerRecord Container { get; }
+
+    public int BlockSize { get; }
+
+    public int BlockShift { get; }
+
+    public long Id => Record.Id;
+
+    public string Name => Record.Name;
+
+    public long CapacityBytes => Volatile.Read(ref _capacity);
+
+    public bool SupportsUnmap => true;
+
+    /// <summary>Set while the vDisk is being deleted: every request fails.</summary>
+    public volatile bool Deleted;
+
+    public event Action<IVDisk>? CapacityChanged;
+
+    internal object Lock => _lock;
+
+    internal Dictionary<long, BlockState> Blocks => _blocks;
+
+    internal object StripeOf(long block) => _stripes[block & (StripeCount - 1)];
+
+    internal void SetCapacity(long capacity)
+    {
+        Volatile.Write(ref _capacity, capacity);
+        CapacityChanged?.Invoke(this);
+    }
+
+    // ---------------------------------------------------------------- write
+
+    public ValueTask<IoStatus> WriteAsync(long offset, ReadOnlyMemory<byte> source, IoFlags flags, IoContext context)
+    {
+        if (Deleted)
+            return new ValueTask<IoStatus>(IoStatus.NotReady);
+        if (offset < 0 || offset + source.Length > CapacityBytes)
+            return new ValueTask<IoStatus>(IoStatus.OutOfRange);
+        if (source.Length == 0)
+            return new ValueTask<IoStatus>(IoStatus.Ok);
+        if (!ReserveSpace(offset, source.Length))
+            return new ValueTask<IoStatus>(IoStatus.NoSpace);
+        if (_engine.Journal.OverMemoryLimit)
+            return WriteAfterMemory(offset, source, flags);
+        return WriteNow(offset, source, flags);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<IoStatus> WriteAfterMemory(long offset, ReadOnlyMemory<byte> source, IoFlags flags)
+    {
+        // Back-pressure: undrained data is over its memory limit, so the write waits for the drainer.
+        _engine.RequestDrain();
+        await _engine.Journal.WaitForMemoryAsync().ConfigureAwait(false);
+        return await WriteNow(offset, source, flags).ConfigureAwait(false);
+    }
+
+    private ValueTask<IoStatus> WriteNow(long offset, ReadOnlyMemory<byte> source, IoFlags flags)
+    {
+        JournalEntry entry;
+        try
+        {
+            entry = _engine.Journal.AppendWrite(Id, offset, source.Span);
+        }
+        catch (JournalFailedException)
+        {
+            return new ValueTask<IoStatus>(IoStatus.WriteError);
+        }
+        Index(entry);
+        _engine.Appended();
+        if ((flags & IoFlags.ForceUnitAccess) == 0)
+            return new ValueTask<IoStatus>(IoStatus.Ok);
+        var durable = _engine.Journal.WaitDurableAsync(entry.Sequence);
+        if (durable.IsCompletedSuccessfully)
+            return new ValueTask<IoStatus>(durable.Result ? IoStatus.Ok : IoStatus.WriteError);
+        return AwaitDurable(durable);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<IoStatus> AwaitDurable(ValueTask<bool> durable) =>
+        await durable.ConfigureAwait(false) ? IoStatus.Ok : IoStatus.WriteError;
+
+    public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context)
+    {
+        if (Deleted)
+            return new ValueTask<IoStatus>(IoStatus.NotReady);
+        if (offset < 0 || length < 0 || offset + length > CapacityBytes)
+            return new ValueTask<IoStatus>(IoStatus.OutOfRange);
+        if (length == 0)
+            return new ValueTask<IoStatus>(IoStatus.Ok);
+        JournalEntry entry;
+        try
+        {
+            entry = _engine.Journal.AppendUnmap(Id, offset, length);
+        }
+        catch (JournalFailedException)
+        {
+            return new ValueTask<IoStatus>(IoStatus.WriteError);
+        }
+        Index(entry);
+        _engine.Appended();
+        return new ValueTask<IoStatus>(IoStatus.Ok);
+    }
+
+    public ValueTask<IoStatus> FlushAsync(IoContext context)
+    {
+        var durable = _engine.Journal.WaitDurableAsync(_engine.Journal.LastSequence);
+        if (durable.IsCompletedSuccessfully)
+            return new ValueTask<IoStatus>(durable.Result ? IoStatus.Ok : IoStatus.WriteError);
+        return AwaitDurable(durable);
+    }
+
+    /// <summary>Adds an entry to every block it touches, in sequence order.</summary>
+    internal void Index(JournalEntry entry)
+    {
+        long first = entry.Offset >> BlockShift;
+        long last = (entry.End - 1) >> BlockShift;
+        lock (_lock)
+        {
+            for (long b = first; b <= last; b++)
+            {
+                var state = GetOrAdd(b);
+                var list = state.Pending ??= new List<JournalEntry>(4);
+                // Appends of different threads can reach here out of order: keep the list sorted.
+                int i = list.Count;
+                while (i > 0 && list[i - 1].Sequence > entry.Sequence)
+                    i--;
+                list.Insert(i, entry);
+                entry.AddReference();
+                if (entry.Recovered)
+                    state.RecoveredPending++;
+            }
+        }
+    }
+
+    private BlockState GetOrAdd(long block)
+    {
+        if (!_blocks.TryGetValue(block, out var s))
+        {
+            s = new BlockState();
+            _blocks[block] = s;
+        }
+        return s;
+    }
+
+    /// <summary>
+    /// Makes sure every block the write touches either has an extent or holds a reservation for one, so a
+    /// full pool is refused now rather than after the write was acknowledged.
+    /// </summary>
+    private bool ReserveSpace(long offset, int length)
+    {
+        long first = offset >> BlockShift;
+        long last = (offset + length - 1) >> BlockShift;
+        for (long b = first; b <= last; b++)
+        {
+            EnsureLocation(b);
+            bool need;
+            lock (_lock)
+            {
+                var s = _blocks[b];
+                need = s.Location.IsNone && !s.Reserved;
+            }
+            if (!need)
+                continue;
+            if (!_engine.Extents.TryReserve(Container.Id))
+                return false;
+            lock (_lock)
+            {
+                var s = _blocks[b];
+                if (s.Location.IsNone && !s.Reserved)
+                    s.Reserved = true;
+                else
+                    _engine.Extents.ReleaseReservation(Container.Id);
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Loads the block's extent location from the vDisk map the first time it is needed (top-down read).</summary>
+    internal SlotRef EnsureLocation(long block)
+    {
+        lock (_lock)
+        {
+            var s = GetOrAdd(block);
+            if (s.LocationKnown)
+                return s.Location;
+        }
+        var loc = _engine.Metadata.TryGetBlock(Id, block, out var rec) ? new SlotRef(rec.EgroupId, rec.Slot) : SlotRef.None;
+        lock (_lock)
+        {
+            var s = GetOrAdd(block);
+            if (!s.LocationKnown)
+            {
+                s.Location = loc;
+                s.LocationKnown = true;
+            }
+            return s.Location;
+        }
+    }
+
+    // ---------------------------------------------------------------- read
+
+    public ValueTask<IoStatus> ReadAsync(long offset, Memory<byte> destination, IoContext context)
+    {
+        if (Deleted)
+            return new ValueTask<IoStatus>(IoStatus.NotReady);
+        if (offset < 0 || offset + destination.Length > CapacityBytes)
+            return new ValueTask<IoStatus>(IoStatus.OutOfRange);
+        var dest = destination.Span;
+        int done = 0;
+        while (done < dest.Length)
+        {
+            long pos = offset + done;
+            long block = pos >> BlockShift;
+            int inBlock = (int)(pos & (BlockSize - 1));
+            int len = Math.Min(BlockSize - inBlock, dest.Length - done);
+            var status = ReadBlock(block, inBlock, dest.Slice(done, len));
+            if (status != IoStatus.Ok)
+                return new ValueTask<IoStatus>(status);
+            done += len;
+        }
+        return new ValueTask<IoStatus>(IoStatus.Ok);
+    }
+
+    private IoStatus ReadBlock(long block, int inBlock, Span<byte> dest)
+    {
+        // Fast path: the newest undrained write covers the whole range.
+        lock (_lock)
+        {
+            if (_blocks.TryGetValue(block, out var s) && s.Pending is { Count: > 0 } pending && TryCopyNewest(pending, block, inBlock, dest))
+                return IoStatus.Ok;
+        }
+
+        while (true)
+        {
+            long epoch = Volatile.Read(ref _trimEpoch);
+            var loc = EnsureLocation(block);
+            if (!loc.IsNone)
+            {
+                ExtentReadResult result;
+                int failedSlice;
+                lock (StripeOf(block))
+                {
+                    result = _engine.Extents.Read(loc, inBlock, dest, ToleranceFor(block), out failedSlice);
+                }
+                if (result != ExtentReadResult.Ok)
+                {
+                    long at = (block << BlockShift) + (failedSlice >= 0 ? (long)failedSlice * ExtentStore.ExtentStore.SliceSize : inBlock);
+                    _engine.ReadFailed(this, at, loc, result);
+                    return IoStatus.MediumError;
+                }
+            }
+            else
+            {
+                dest.Clear();
+            }
+            lock (_lock)
+            {
+                if (Volatile.Read(ref _trimEpoch) != epoch)
+                    continue; // a drain finished meanwhile: the extent and the overlay may disagree; read again
+                if (_blocks.TryGetValue(block, out var s) && s.Pending is { Count: > 0 } pending)
+                    Overlay(pending, block, inBlock, dest);
+                return IoStatus.Ok;
+            }
+        }
+    }
+
+    private bool TryCopyNewest(List<JournalEntry> pending, long block, int inBlock, Span<byte> dest)
+    {
+        long start = (block << BlockShift) + inBlock;
+        long end = start + dest.Length;
+        for (int i = pending.Count - 1; i >= 0; i--)
+        {
+            var e = pending[i];
+            if (e.End <= start || e.Offset >= end)
+                continue;
+            if (e.Offset > start || e.End < end)
+                return false; // the newest overlapping write covers only part
+            if (e.Type == JournalRecordType.Unmap)
+                dest.Clear();
+            else
+                e.Data.Slice((int)(start - e.Offset), dest.Length).CopyTo(dest);
+            return true;
+        }
+        return false;
+    }
+
+    private void Overlay(List<JournalEntry> pending, long block, int inBlock, Span<byte> dest)
+    {
+        long start = (block << BlockShift) + inBlock;
+        long end = start + dest.Length;
+        foreach (var e in pending)
+        {
+            long from = Math.Max(start, e.Offset);
+            long to = Math.Min(end, e.End);
+            if (from >= to)
+                continue;
+            var part = dest.Slice((int)(from - start), (int)(to - from));
+            if (e.Type == JournalRecordType.Unmap)
+                part.Clear();
+            else
+                e.Data.Slice((int)(from - e.Offset), (int)(to - from)).CopyTo(part);
+        }
+    }
+
+    /// <summary>
+    /// A checksum mismatch in a slice is tolerated only while undrained writes recovered from the journal
+    /// overlap it: a drain interrupted by a crash may have left it half rewritten, and overlaying those
+    /// writes restores exactly the bytes that can differ (the rest is the same before and after).
+    /// </summary>
+    internal ExtentStore.ExtentStore.MismatchTolerance? ToleranceFor(long block)
+    {
+        lock (_lock)
+        {
+            if (!_blocks.TryGetValue(block, out var s) || s.RecoveredPending == 0)
+                return null;
+        }
+        return slice => OverlapsRecovered(block, slice);
+    }
+
+    private bool OverlapsRecovered(long block, int slice)
+    {
+        long start = (block << BlockShift) + (long)slice * ExtentStore.ExtentStore.SliceSize;
+        long end = start + ExtentStore.ExtentStore.SliceSize;
+        lock (_lock)
+        {
+            if (!_blocks.TryGetValue(block, out var s) || s.Pending is null)
+                return false;
+            foreach (var e in s.Pending)
+                if (e.Recovered && e.Offset < end && e.End > start)
+                    return true;
+            return false;
+        }
+    }
+
+    private static readonly Dictionary<long, SlotRef> EmptyLocations = new();
+
+    /// <summary>Drops every undrained entry (the vDisk is being deleted); returns those nothing else holds.</summary>
+    internal void DropAll(List<JournalEntry> released, List<long> reservedBlocks)
+    {
+        lock (_lock)
+        {
+            foreach (var (block, s) in _blocks)
+            {
+                if (s.Pending is not null)
+                {
+                    foreach (var e in s.Pending)
+                        if (e.RemoveReference())
+                            released.Add(e);
+                    s.Pending.Clear();
+                }
+                if (s.Reserved)
+                {
+                    reservedBlocks.Add(block);
+                    s.Reserved = false;
+                }
+            }
+            _blocks.Clear();
+            Interlocked.Increment(ref _trimEpoch);
+        }
+    }
+
+    /// <summary>After a drain committed: new locations take effect and drained entries leave the overlay.</summary>
+    internal void CompleteDrain(long drainedUpTo, IReadOnlyDictionary<long, SlotRef>? newLocations, List<JournalEntry> released)
+    {
+        lock (_lock)
+        {
+            foreach (var (block, loc) in newLocations ?? (IReadOnlyDictionary<long, SlotRef>)EmptyLocations)
+            {
+                var s = GetOrAdd(block);
+                s.Location = loc;
+                s.LocationKnown = true;
+            }
+            List<long>? emptied = null;
+            foreach (var (block, s) in _blocks)
+            {
+                if (s.Pending is null || s.Pending.Count == 0 || s.Pending[0].Sequence > drainedUpTo)
+                    continue;
+                int n = 0;
+                while (n < s.Pending.Count && s.Pending[n].Sequence <= drainedUpTo)
+                {
+                    var e = s.Pending[n];
+                    if (e.Recovered)
+                        s.RecoveredPending--;
+                    if (e.RemoveReference())
+                        released.Add(e);
+                    n++;
+                }
+                s.Pending.RemoveRange(0, n);
+                if (s.Pending.Count == 0 && !s.Reserved)
+                    (emptied ??= new()).Add(block);
+            }
+            if (emptied is not null)
+            {
+                // Keep known locations cached (the hot part of the block map); drop empty placeholders.
+                foreach (var b in emptied)
+                    if (_blocks[b].Location.IsNone && _blocks[b].LocationKnown is false)
+                        _blocks.Remove(b);
+            }
+            Interlocked.Increment(ref _trimEpoch);
+        }
+    }
+}

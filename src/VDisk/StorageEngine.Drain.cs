@@ -1,0 +1,349 @@
+using System.Collections.Concurrent;
+using StorageAppliance.ExtentStore;
+using StorageAppliance.Journal;
+using StorageAppliance.Metadata;
+
+namespace StorageAppliance.VDisk;
+
+// The drainer: moves journaled writes into the extent store in batches.
+//
+// One batch: take every undrained record up to sequence S; per block, apply its records in order to the
+// block's extent (allocating one, bottom-up, for a new block; moving the block off a failed disk);
+// flush the touched extent groups; commit the metadata (new extent groups, extents and vDisk map rows,
+// and "drained up to S") in one transaction; only then drop the records from memory and delete the
+// journal segments they filled. A crash anywhere before the commit replays the records, which is
+// harmless because applying them again gives the same result.
+public sealed partial class StorageEngine
+{
+    private readonly AutoResetEvent _drainSignal = new(false);
+    private readonly ConcurrentQueue<Func<bool>> _jobs = new();
+    private readonly List<TaskCompletionSource> _drainWaiters = new();
+    private Thread? _drainThread;
+    private volatile bool _stopping;
+    private long _lastStuckLog;
+
+    private void StartDrainer()
+    {
+        foreach (var v in _deleteAfterStart)
+            _jobs.Enqueue(() => DeleteVDiskJob(v));
+        _deleteAfterStart.Clear();
+        _drainThread = new Thread(DrainLoop) { IsBackground = true, Name = "drainer" };
+        _drainThread.Start();
+    }
+
+    internal void Appended()
+    {
+        if (Journal.PendingBytes >= _options.DrainThresholdBytes)
+            _drainSignal.Set();
+    }
+
+    public void RequestDrain() => _drainSignal.Set();
+
+    /// <summary>Completes after a drain round that started after this call (tests, shutdown, SYNC of metadata).</summary>
+    public Task DrainAsync()
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_drainWaiters)
+            _drainWaiters.Add(tcs);
+        _drainSignal.Set();
+        return tcs.Task;
+    }
+
+    private Task DeleteNowAsync(VDiskRecord record)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _jobs.Enqueue(() =>
+        {
+            bool done = DeleteVDiskJob(record);
+            if (done)
+                tcs.TrySetResult();
+            return done;
+        });
+        _drainSignal.Set();
+        return tcs.Task;
+    }
+
+    private void DrainLoop()
+    {
+        while (!_stopping)
+        {
+            _drainSignal.WaitOne(_options.DrainInterval);
+            List<TaskCompletionSource> waiters;
+            lock (_drainWaiters)
+            {
+                waiters = new List<TaskCompletionSource>(_drainWaiters);
+                _drainWaiters.Clear();
+            }
+            try
+            {
+                RunJobs();
+                DrainOnce();
+            }
+            catch (Exception e)
+            {
+                // The drainer must keep running: undrained writes are safe in the journal and in memory.
+                EngineLog.DrainFailed(_log, e.Message, e);
+                Extents.AbortBatch();
+            }
+            foreach (var w in waiters)
+                w.TrySetResult();
+        }
+    }
+
+    private void RunJobs()
+    {
+        int n = _jobs.Count;
+        for (int i = 0; i < n && _jobs.TryDequeue(out var job); i++)
+        {
+            if (!job())
+                _jobs.Enqueue(job); // try again next round
+        }
+    }
+
+    private sealed class BlockWork(EngineVDisk vdisk, long block, JournalEntry[] entries)
+    {
+        public EngineVDisk VDisk { get; } = vdisk;
+        public long Block { get; } = block;
+        public JournalEntry[] Entries { get; } = entries;
+    }
+
+    /// <summary>One drain batch; returns the sequence number drained up to.</summary>
+    internal long DrainOnce()
+    {
+        long upTo = Journal.LastSequence;
+        long drained = Metadata.DrainedSequence;
+        if (upTo <= drained)
+            return drained;
+
+        // Only durable records are applied in place: if the power went before the journal reached the
+        // disk, a record the extent store already half holds must still be there to replay over it.
+        if (!Journal.WaitDurableAsync(upTo).AsTask().GetAwaiter().GetResult())
+            return drained;
+
+        var work = new List<BlockWork>();
+        int records = 0;
+        foreach (var v in _byId.Values)
+        {
+            if (v.Deleted)
+                continue;
+            lock (v.Lock)
+            {
+                foreach (var (block, s) in v.Blocks)
+                {
+                    if (s.Pending is null || s.Pending.Count == 0 || s.Pending[0].Sequence > upTo)
+                        continue;
+                    int n = 0;
+                    while (n < s.Pending.Count && s.Pending[n].Sequence <= upTo)
+                        n++;
+                    work.Add(new BlockWork(v, block, s.Pending.GetRange(0, n).ToArray()));
+                    records += n;
+                }
+            }
+        }
+        // Blocks are written in vDisk and block order: neighbouring blocks share extent groups.
+        work.Sort((a, b) => a.VDisk.Id != b.VDisk.Id ? a.VDisk.Id.CompareTo(b.VDisk.Id) : a.Block.CompareTo(b.Block));
+
+        var batch = new MetadataBatch();
+        var newLocations = new Dictionary<EngineVDisk, Dictionary<long, SlotRef>>();
+        long stuck = long.MaxValue;
+        foreach (var w in work)
+        {
+            try
+            {
+                if (ApplyBlock(w, batch, out var newLocation))
+                {
+                    if (!newLocations.TryGetValue(w.VDisk, out var map))
+                        newLocations[w.VDisk] = map = new Dictionary<long, SlotRef>();
+                    map[w.Block] = newLocation;
+                }
+            }
+            catch (IOException e)
+            {
+                // No room, or no healthy disk, for this block now: its records stay in the journal and in
+                // memory (reads still see them) and the drain point stops before the first of them.
+                stuck = Math.Min(stuck, w.Entries[0].Sequence);
+                long now = Environment.TickCount64;
+                if (now - _lastStuckLog > 10_000)
+                {
+                    _lastStuckLog = now;
+                    EngineLog.BlockStuck(_log, w.VDisk.Name, w.Block, e.Message);
+                }
+            }
+        }
+
+        try
+        {
+            Extents.FlushDirty();
+        }
+        catch (DiskFailedException e)
+        {
+            // Nothing of this batch is committed; the next round moves the failed disk's blocks elsewhere.
+            EngineLog.DrainRetried(_log, e.Message);
+            Extents.AbortBatch();
+            return drained;
+        }
+
+        long newDrained = stuck == long.MaxValue ? upTo : Math.Max(drained, stuck - 1);
+        batch.Add(new MetadataOp.SetDrainedSequence(newDrained));
+        try
+        {
+            lock (_commitLock)
+                Metadata.Commit(batch);
+        }
+        catch (MetadataException e)
+        {
+            EngineLog.DrainCommitFailed(_log, e.Message);
+            Extents.AbortBatch();
+            return drained;
+        }
+        Extents.AfterCommit();
+
+        var released = new List<JournalEntry>();
+        foreach (var v in _byId.Values)
+            v.CompleteDrain(newDrained, newLocations.TryGetValue(v, out var map) ? map : null, released);
+        foreach (var e in released)
+            Journal.Release(e);
+        Journal.Trim(newDrained);
+        EngineLog.Drained(_log, records, work.Count, newDrained);
+        return newDrained;
+    }
+
+    /// <summary>Applies one block's records; true with the block's new location when it changed.</summary>
+    private bool ApplyBlock(BlockWork w, MetadataBatch batch, out SlotRef newLocation)
+    {
+        var v = w.VDisk;
+        newLocation = SlotRef.None;
+        long blockStart = w.Block << v.BlockShift;
+        var changes = new BlockChange[w.Entries.Length];
+        bool anyWrite = false;
+        for (int i = 0; i < w.Entries.Length; i++)
+        {
+            var e = w.Entries[i];
+            long from = Math.Max(blockStart, e.Offset);
+            long to = Math.Min(blockStart + v.BlockSize, e.End);
+            bool unmap = e.Type == JournalRecordType.Unmap;
+            anyWrite |= !unmap;
+            changes[i] = new BlockChange((int)(from - blockStart), (int)(to - from), unmap ? default : e.DataMemory.Slice((int)(from - e.Offset), (int)(to - from)), unmap);
+        }
+
+        lock (v.StripeOf(w.Block))
+        {
+            var loc = v.EnsureLocation(w.Block);
+            bool changed = false;
+            if (loc.IsNone)
+            {
+                if (!anyWrite)
+                    return false; // unmapping what was never written
+                bool reserved;
+                lock (v.Lock)
+                {
+                    var s = v.Blocks[w.Block];
+                    reserved = s.Reserved;
+                    s.Reserved = false;
+                }
+                try
+                {
+                    loc = Extents.AllocateSlot(v.Container.Id, v.Id, w.Block, batch, reserved);
+                }
+                catch (IOException)
+                {
+                    if (reserved)
+                        lock (v.Lock)
+                            v.Blocks[w.Block].Reserved = true;
+                    throw;
+                }
+                batch.Add(new MetadataOp.PutBlock(new BlockRecord(v.Id, w.Block, loc.EgroupId, loc.Slot)));
+                changed = true;
+            }
+            else if (Extents.IsOnFailedDisk(loc))
+            {
+                loc = Relocate(v, w.Block, loc, batch);
+                changed = true;
+            }
+
+            var tolerate = v.ToleranceFor(w.Block);
+            bool empty;
+            try
+            {
+                empty = Extents.Apply(loc, changes, tolerate);
+            }
+            catch (DiskFailedException)
+            {
+                loc = Relocate(v, w.Block, loc, batch);
+                changed = true;
+                empty = Extents.Apply(loc, changes, tolerate);
+            }
+            if (empty)
+            {
+                // Top-down for a free: the block row goes first, then the extent.
+                batch.Add(new MetadataOp.DeleteBlock(v.Id, w.Block));
+                Extents.FreeSlot(loc, batch);
+                newLocation = SlotRef.None;
+                return true;
+            }
+            newLocation = loc;
+            return changed;
+        }
+    }
+
+    /// <summary>Moves a block off a failed disk: a new slot elsewhere, the readable slices copied, the lost ones marked bad.</summary>
+    private SlotRef Relocate(EngineVDisk v, long block, SlotRef old, MetadataBatch batch)
+    {
+        var slot = Extents.AllocateSlot(v.Container.Id, v.Id, block, batch, reserved: false);
+        Extents.CopySlot(old, slot, v.ToleranceFor(block));
+        batch.Add(new MetadataOp.PutBlock(new BlockRecord(v.Id, block, slot.EgroupId, slot.Slot)));
+        Extents.FreeSlot(old, batch);
+        EngineLog.BlockMoved(_log, v.Name, block, Extents.DiskPathOf(old));
+        return slot;
+    }
+
+    /// <summary>Deletes a vDisk's data: undrained writes dropped, extents freed, then its row removed.</summary>
+    private bool DeleteVDiskJob(VDiskRecord record)
+    {
+        var released = new List<JournalEntry>();
+        var reserved = new List<long>();
+        if (_byId.TryGetValue(record.Id, out var v))
+            v.DropAll(released, reserved);
+        foreach (var e in released)
+            Journal.Release(e);
+        foreach (var _ in reserved)
+            Extents.ReleaseReservation(record.ContainerId);
+
+        var batch = new MetadataBatch();
+        foreach (var b in Metadata.Blocks(record.Id))
+        {
+            batch.Add(new MetadataOp.DeleteBlock(record.Id, b.Block));
+            Extents.FreeSlot(new SlotRef(b.EgroupId, b.Slot), batch);
+        }
+        batch.Add(new MetadataOp.DeleteVDisk(record.Id));
+        try
+        {
+            lock (_commitLock)
+                Metadata.Commit(batch);
+        }
+        catch (MetadataException e)
+        {
+            EngineLog.DrainCommitFailed(_log, e.Message);
+            Extents.AbortBatch();
+            return false;
+        }
+        Extents.AfterCommit();
+        _byId.TryRemove(record.Id, out _);
+        return true;
+    }
+
+    private void StopDrainer(bool drainFirst)
+    {
+        if (_drainThread is null)
+            return;
+        if (drainFirst)
+        {
+            var done = DrainAsync();
+            done.Wait(TimeSpan.FromSeconds(30));
+        }
+        _stopping = true;
+        _drainSignal.Set();
+        _drainThread.Join(TimeSpan.FromSeconds(30));
+        _drainThread = null;
+    }
+}

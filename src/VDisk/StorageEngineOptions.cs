@@ -1,0 +1,46 @@
+using StorageAppliance.Metadata;
+
+namespace StorageAppliance.VDisk;
+
+/// <summary>Settings of the storage engine.</summary>
+public sealed class StorageEngineOptions
+{
+    /// <summary>Where the journal's segments live (an ssd-tier disk of the pool).</summary>
+    public required string JournalDirectory { get; init; }
+
+    public long JournalSegmentSize { get; init; } = 64L << 20;
+
+    /// <summary>Undrained data kept in memory; writes wait for the drainer above it.</summary>
+    public long JournalMemoryLimitBytes { get; init; } = 512L << 20;
+
+    /// <summary>Non-FUA writes become durable within this time even without SYNCHRONIZE CACHE.</summary>
+    public TimeSpan JournalBackgroundFlush { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The drainer starts a batch once this much journal data is pending...</summary>
+    public long DrainThresholdBytes { get; init; } = 16L << 20;
+
+    /// <summary>...or this long after the oldest pending write.</summary>
+    public TimeSpan DrainInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Largest number of journal records one drain batch takes.</summary>
+    public int MaxDrainRecords { get; init; } = 65536;
+}
+
+/// <summary>A pool as the config declares it: disks with a tier and a capacity (0 = the free space of its file system).</summary>
+public sealed record PoolSpec(string Name, IReadOnlyList<DiskSpec> Disks);
+
+public sealed record DiskSpec(string Path, StorageTier Tier, long CapacityBytes);
+
+/// <summary>A container as the config declares it.</summary>
+public sealed record ContainerSpec(
+    string Name,
+    string Pool,
+    int ReplicationFactor,
+    long MaxCapacityBytes,
+    long ReservedCapacityBytes,
+    int VDiskBlockSize,
+    long ExtentGroupSize,
+    IReadOnlyList<StorageTier> TierPreference);
+
+/// <summary>A vDisk as the config declares it.</summary>
+public sealed record VDiskSpec(string Name, string Container, long CapacityBytes, int LogicalBlockSize, bool Thin);
