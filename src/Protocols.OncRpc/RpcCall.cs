@@ -163,7 +163,7 @@ public sealed class RpcCall
     {
         EnsureReply(24);
         var h = _reply.AsSpan(0, 24);
-        RecordMarking.WriteMark(h, 16);
+        RecordMarking.WriteMark(h, 20);
         BinaryPrimitives.WriteUInt32BigEndian(h[4..], Xid);
         BinaryPrimitives.WriteUInt32BigEndian(h[8..], (uint)MessageType.Reply);
         BinaryPrimitives.WriteUInt32BigEndian(h[12..], (uint)ReplyStat.Denied);

@@ -80,20 +80,28 @@ public sealed class RpcConnection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 lock (_outLock)
                     _batching = true;
+                bool throttled = false;
                 try
                 {
-                    while (Volatile.Read(ref _outstanding) < _server.Options.MaxOutstandingCalls
-                        && RecordMarking.TryRead(ref buffer, maxRecord, ArrayPool<byte>.Shared, out byte[] record, out int length))
+                    while (true)
                     {
+                        if (Volatile.Read(ref _outstanding) >= _server.Options.MaxOutstandingCalls)
+                        {
+                            throttled = true;
+                            break;
+                        }
+                        if (!RecordMarking.TryRead(ref buffer, maxRecord, ArrayPool<byte>.Shared, out byte[] record, out int length))
+                            break;
                         Dispatch(record, length);
                     }
                 }
                 finally
                 {
-                    input.AdvanceTo(buffer.Start, buffer.End);
+                    // Throttled: records may remain in the buffer, so do not mark it examined (the next read returns at once).
+                    input.AdvanceTo(buffer.Start, throttled ? buffer.Start : buffer.End);
                 }
                 await EndBatchAsync().ConfigureAwait(false);
-                if (result.IsCompleted)
+                if (result.IsCompleted && !throttled)
                 {
                     if (buffer.Length > 0)
                         reason = "the client closed the connection in the middle of a record";

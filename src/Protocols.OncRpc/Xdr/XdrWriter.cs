@@ -41,7 +41,7 @@ public ref struct XdrWriter
     public void WriteBool(bool value) => WriteUInt32(value ? 1u : 0u);
 
     /// <summary>Fixed-length opaque: the bytes, then zero padding to a multiple of 4.</summary>
-    public void WriteFixedOpaque(ReadOnlySpan<byte> value)
+    public void WriteFixedOpaque(scoped ReadOnlySpan<byte> value)
     {
         value.CopyTo(_buffer.Slice(_position));
         _position += value.Length;
@@ -49,7 +49,7 @@ public ref struct XdrWriter
     }
 
     /// <summary>Variable-length opaque: the length, the bytes, the padding.</summary>
-    public void WriteOpaque(ReadOnlySpan<byte> value)
+    public void WriteOpaque(scoped ReadOnlySpan<byte> value)
     {
         WriteUInt32((uint)value.Length);
         WriteFixedOpaque(value);
