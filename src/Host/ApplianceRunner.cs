@@ -120,4 +120,7 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "appliance cannot start: {Reason}")]
     public static partial void StartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "imported {Path} into vDisk {VDisk} ({Bytes} bytes of data); the file is renamed *.imported")]
+    public static partial void LegacyImported(ILogger logger, string path, string vdisk, long bytes);
 }

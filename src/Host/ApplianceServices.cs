@@ -1,13 +1,17 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using StorageAppliance.Common.Devices;
 using StorageAppliance.Director;
+using StorageAppliance.Management.Admin;
 using StorageAppliance.Management.Config;
 using StorageAppliance.Protocols.Iscsi;
 using StorageAppliance.Protocols.Iscsi.Negotiation;
 using StorageAppliance.Protocols.Iscsi.Security;
 using StorageAppliance.Protocols.Scsi;
+using StorageAppliance.Metadata;
 using StorageAppliance.VDisk;
+using Metadata_ = StorageAppliance.Metadata;
 using ChapCredentials = StorageAppliance.Protocols.Iscsi.Security.ChapCredentials;
 
 namespace StorageAppliance.Host;
@@ -22,12 +26,15 @@ public static class ApplianceServices
         services.AddSingleton<IoDirector>();
         services.AddSingleton<StorageService>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageService>());
+        services.AddSingleton<IVDiskProvisioner>(sp => sp.GetRequiredService<StorageService>().Engine);
         if (config.Iscsi.Enabled)
         {
             services.AddSingleton(sp => BuildIscsiServer(config, sp.GetRequiredService<ILoggerFactory>()));
             services.AddSingleton<IscsiTcpListener>();
             services.AddHostedService<IscsiFrontEnd>();
         }
+        services.AddSingleton<IApplianceAdmin, ApplianceAdmin>();
+        services.AddAdminApi(Path.Combine(config.Appliance.DataDir, "admin.sock"));
         return services;
     }
 
@@ -65,16 +72,16 @@ public static class ApplianceServices
 }
 
 /// <summary>
-/// Opens every vDisk of the config and makes it reachable through the Director; closes them (flushing)
-/// when the appliance stops, after the front ends.
+/// The storage layers: the metadata store (SQLite in data_dir), the storage engine on the configured pools
+/// (journal, extent store, drainer) and the vDisks it serves through the Director. Stopped after the
+/// front ends, draining the journal on the way out.
 /// </summary>
 public sealed class StorageService : IHostedService
 {
     private readonly ApplianceConfig _config;
     private readonly IoDirector _director;
     private readonly ILoggerFactory _loggerFactory;
-    private readonly List<FileVDisk> _open = new();
-    private readonly Dictionary<string, LogicalUnit> _units = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, LogicalUnit> _units = new();
 
     public StorageService(ApplianceConfig config, IoDirector director, ILoggerFactory loggerFactory)
     {
@@ -83,57 +90,156 @@ public sealed class StorageService : IHostedService
         _loggerFactory = loggerFactory;
     }
 
-    public VDiskCatalog? Catalog { get; private set; }
+    public StorageEngine Engine { get; private set; } = null!;
+
+    public IMetadataStore Metadata { get; private set; } = null!;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         string dataDir = _config.Appliance.DataDir;
-        Catalog = VDiskCatalog.Open(dataDir);
-        var log = _loggerFactory.CreateLogger("StorageAppliance.VDisk");
-        foreach (var v in _config.VDisks)
+        Directory.CreateDirectory(dataDir);
+        var log = _loggerFactory.CreateLogger("StorageAppliance.Storage");
+
+        // A data folder from before the storage engine: keep its appliance and vDisk ids (the NAA ids
+        // hypervisors know the disks by) and import the data of its file-backed vDisks once.
+        var legacy = VDiskCatalog.TryOpenExisting(dataDir);
+        try
         {
-            long id = Catalog.GetOrCreateId(v.Name);
-            string path = Path.Combine(dataDir, "containers", v.Container, v.Name + ".vdisk");
-            var vdisk = FileVDisk.Open(id, v.Name, path, v.SizeBytes, log);
-            _open.Add(vdisk);
-            _director.Register(vdisk);
+            Metadata = SqliteMetadataStore.Open(Path.Combine(dataDir, "metadata.db"), _loggerFactory.CreateLogger("StorageAppliance.Metadata"), legacy?.ApplianceId);
         }
+        catch (MetadataException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+
+        var pools = _config.Pools.Select(p => new PoolSpec(p.Name, p.Disks.Select(d => new DiskSpec(d.Path, d.Tier == Management.Config.StorageTier.Hdd ? Metadata_.StorageTier.Hdd : Metadata_.StorageTier.Ssd, d.CapacityBytes ?? 0)).ToList())).ToList();
+        var containers = _config.Containers.Select(c => new ContainerSpec(c.Name, c.Pool, c.ReplicationFactor, c.MaxCapacityBytes, c.ReservedCapacityBytes, c.VDiskBlockSize, c.ExtentGroupSize,
+            c.TierPreference.Select(t => t == Management.Config.StorageTier.Hdd ? Metadata_.StorageTier.Hdd : Metadata_.StorageTier.Ssd).ToList())).ToList();
+        var vdisks = _config.VDisks.Select(v => new VDiskSpec(v.Name, v.Container, v.SizeBytes, v.BlockSize, v.Thin)).ToList();
+
+        var journalDisk = _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => d.Tier == Management.Config.StorageTier.Ssd && !File.Exists(d.Path))
+            ?? _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => !File.Exists(d.Path));
+        string journalDir = journalDisk is not null ? Path.Combine(journalDisk.Path, "journal") : Path.Combine(dataDir, "journal");
+        Engine = new StorageEngine(Metadata, PhysicalFileSystem.Instance, new StorageEngineOptions { JournalDirectory = journalDir }, _loggerFactory, _director);
+        try
+        {
+            Engine.Open(pools, containers, vdisks, name => legacy is not null && legacy.VDiskIds.TryGetValue(name, out long id) ? id : null);
+        }
+        catch (Exception e) when (e is IOException or MetadataException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"storage cannot start: {e.Message}", e);
+        }
+        if (legacy is not null)
+            LegacyImport.Run(_config, Engine, dataDir, log);
         return Task.CompletedTask;
     }
 
     /// <summary>
     /// The one logical unit of a vDisk, shared by every target that exports it, so unit attentions and
-    /// (later) reservations stay coherent across paths.
+    /// reservations stay coherent across paths.
     /// </summary>
-    public LogicalUnit GetLogicalUnit(string vdiskName)
+    public LogicalUnit GetLogicalUnit(IVDisk vdisk)
     {
         lock (_units)
         {
-            if (_units.TryGetValue(vdiskName, out var lu))
+            if (_units.TryGetValue(vdisk.Id, out var lu))
                 return lu;
-            var v = _config.FindVDisk(vdiskName) ?? throw new InvalidOperationException($"no vDisk {vdiskName}");
-            var vdisk = _director.Resolve(vdiskName) ?? throw new InvalidOperationException($"vDisk {vdiskName} is not open");
+            var record = Metadata.VDisks().First(r => r.Id == vdisk.Id);
+            var v = _config.FindVDisk(vdisk.Name);
             var options = new LogicalUnitOptions
             {
-                LogicalBlockSize = v.BlockSize,
+                LogicalBlockSize = record.LogicalBlockSize,
                 SerialNumber = vdisk.Id.ToString("x16"),
-                NaaDesignator = Catalog!.NaaDesignator(vdisk.Id),
-                WriteCacheEnabled = v.WriteCache,
-                ReadOnly = v.ReadOnly,
-                ThinProvisioned = v.Thin,
+                NaaDesignator = NaaIdentifier.For(Metadata.ApplianceId, vdisk.Id),
+                WriteCacheEnabled = v?.WriteCache ?? true,
+                ReadOnly = v?.ReadOnly ?? false,
+                ThinProvisioned = record.Thin,
             };
             lu = new LogicalUnit(vdisk, options, _loggerFactory.CreateLogger("StorageAppliance.Scsi"));
-            _units[vdiskName] = lu;
+            _units[vdisk.Id] = lu;
             return lu;
         }
     }
 
+    public LogicalUnit GetLogicalUnit(string vdiskName) =>
+        GetLogicalUnit(Engine.Open(vdiskName) ?? throw new InvalidOperationException($"no vDisk {vdiskName}"));
+
+    /// <summary>LUNs exported at run time (not in the config), kept in the metadata store: (lun, vDisk name).</summary>
+    public IReadOnlyList<(int Lun, string VDisk)> RuntimeExports(string target)
+    {
+        var raw = Metadata.GetValue("exports/" + target);
+        if (raw is null)
+            return [];
+        var result = new List<(int, string)>();
+        foreach (var line in System.Text.Encoding.UTF8.GetString(raw).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int tab = line.IndexOf('\t');
+            if (tab > 0 && int.TryParse(line.AsSpan(0, tab), out int lun))
+                result.Add((lun, line[(tab + 1)..]));
+        }
+        return result;
+    }
+
+    public void SaveRuntimeExports(string target, IReadOnlyList<(int Lun, string VDisk)> exports)
+    {
+        var text = string.Join('\n', exports.Select(e => $"{e.Lun}\t{e.VDisk}"));
+        var batch = new MetadataBatch();
+        if (exports.Count == 0)
+            batch.Add(new MetadataOp.DeleteValue("exports/" + target));
+        else
+            batch.Add(new MetadataOp.PutValue("exports/" + target, System.Text.Encoding.UTF8.GetBytes(text)));
+        Metadata.Commit(batch);
+    }
+
+    public void ForgetLogicalUnit(long vdiskId)
+    {
+        lock (_units)
+            _units.Remove(vdiskId);
+    }
+
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        foreach (var v in _open)
-            v.Dispose();
-        _open.Clear();
+        Engine?.Dispose();
+        Metadata?.Dispose();
         return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// One-time import of file-backed vDisks written before the storage engine (data_dir/containers/*/*.vdisk):
+/// their non-zero megabytes are written through the engine, then the file is renamed *.imported.
+/// </summary>
+internal static class LegacyImport
+{
+    public static void Run(ApplianceConfig config, StorageEngine engine, string dataDir, ILogger log)
+    {
+        foreach (var v in config.VDisks)
+        {
+            string path = Path.Combine(dataDir, "containers", v.Container, v.Name + ".vdisk");
+            if (!File.Exists(path) || engine.Open(v.Name) is not { } target)
+                continue;
+            var buffer = new byte[1 << 20];
+            long imported = 0;
+            using (var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20))
+            {
+                long length = Math.Min(f.Length, target.CapacityBytes);
+                for (long off = 0; off < length; off += buffer.Length)
+                {
+                    int n = f.Read(buffer, 0, (int)Math.Min(buffer.Length, length - off));
+                    if (buffer.AsSpan(0, n).IndexOfAnyExcept((byte)0) < 0)
+                        continue;
+                    var status = target.WriteAsync(off, buffer.AsMemory(0, n), IoFlags.None, IoContext.Internal("import")).AsTask().GetAwaiter().GetResult();
+                    if (status != IoStatus.Ok)
+                        throw new InvalidDataException($"importing {path} into vDisk {v.Name} failed at offset {off}: {status}");
+                    imported += n;
+                }
+            }
+            var flushed = target.FlushAsync(IoContext.Internal("import")).AsTask().GetAwaiter().GetResult();
+            if (flushed != IoStatus.Ok)
+                throw new InvalidDataException($"importing {path}: flush failed: {flushed}");
+            File.Move(path, path + ".imported");
+            HostLog.LegacyImported(log, path, v.Name, imported);
+        }
     }
 }
 
@@ -162,6 +268,9 @@ public sealed class IscsiFrontEnd : IHostedService
             var scsi = new ScsiTarget(t.Name, _loggerFactory.CreateLogger("StorageAppliance.Scsi"));
             foreach (var lun in t.Luns)
                 scsi.AddLogicalUnit((ulong)lun.Lun, _storage.GetLogicalUnit(lun.VDisk));
+            foreach (var (lun, vdisk) in _storage.RuntimeExports(t.Name))
+                if (scsi.GetLogicalUnit((ulong)lun) is null && _storage.Engine.Open(vdisk) is { } v)
+                    scsi.AddLogicalUnit((ulong)lun, _storage.GetLogicalUnit(v));
             var chap = t.Auth is null ? null : new ChapCredentials(t.Auth.Chap.Username, t.Auth.Chap.Secret);
             var mutual = t.Auth?.MutualChap is null ? null : new ChapCredentials(t.Auth.MutualChap.Username, t.Auth.MutualChap.Secret);
             _server.AddTarget(new IscsiTargetNode(t.Name, t.Alias, scsi, chap, mutual, t.AllowedInitiators));

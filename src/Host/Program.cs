@@ -1,7 +1,9 @@
 using System.CommandLine;
 using StorageAppliance.Host;
+using StorageAppliance.Management.Cli;
 
-// The appliance's command line: `run` starts it; `config validate` checks a config file.
+// The appliance's command line: `run` starts it; `config validate` checks a config file; `vdisk ...`
+// manages the vDisks of a running appliance through its admin socket. A usage error exits 2.
 var configOption = new Option<FileInfo?>("--config", "-c")
 {
     Description = "YAML config file (default: the embedded config/appliance.yaml)",
@@ -42,9 +44,11 @@ validate.SetAction(parse => ApplianceRunner.Validate(parse.GetValue(validateFile
 var config = new Command("config", "Config file tools");
 config.Subcommands.Add(validate);
 
+var console = CliEnvironment.FromConsole();
 var root = new RootCommand("StorageAppliance: iSCSI and NFS storage with data services in the I/O path");
 root.Subcommands.Add(run);
 root.Subcommands.Add(config);
+root.Subcommands.Add(VDiskCommands.Create(console));
 
 // The generic host handles SIGINT/SIGTERM itself (graceful stop), so the parser must not.
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }).ConfigureAwait(false);
+return await CliRunner.InvokeAsync(root, args, console).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace StorageAppliance.Metadata;
 
 /// <summary>
@@ -37,11 +39,18 @@ public interface IMetadataStore : IDisposable
     /// <summary>All extents (extent group map detail); the engine loads them at start for space accounting.</summary>
     IReadOnlyList<ExtentRecord> Extents();
 
-    bool TryGetBlock(long vdiskId, long block, out BlockRecord record);
+    bool TryGetBlock(long vdiskId, long block, [MaybeNullWhen(false)] out BlockRecord record);
 
     /// <summary>The vDisk map rows of one vDisk, ordered by block.</summary>
     IReadOnlyList<BlockRecord> Blocks(long vdiskId);
 
+    /// <summary>
+    /// Extent id map (seed 003 map 804): the extent group holding a deduplicated extent, by its extent id (a content
+    /// hash such as SHA-1). Non-deduplicated extents have no row here (their block row names the extent group).
+    /// </summary>
+    bool TryGetExtentId(ReadOnlySpan<byte> extentId, out long egroupId);
+
+    /// <summary>A copy of the value stored under <paramref name="key"/>, or null.</summary>
     byte[]? GetValue(string key);
 
     void Commit(MetadataBatch batch);

@@ -26,6 +26,11 @@ public abstract record MetadataOp
 
     public sealed record DeleteExtent(long EgroupId, int Slot) : MetadataOp;
 
+    /// <summary>Extent id map (seed 003 map 804): a deduplicated extent, by its content id, lives in this extent group.</summary>
+    public sealed record PutExtentId(byte[] ExtentId, long EgroupId) : MetadataOp;
+
+    public sealed record DeleteExtentId(byte[] ExtentId) : MetadataOp;
+
     public sealed record PutBlock(BlockRecord Block) : MetadataOp;
 
     public sealed record DeleteBlock(long VDiskId, long Block) : MetadataOp;

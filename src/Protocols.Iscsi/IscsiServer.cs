@@ -39,6 +39,21 @@ public sealed class IscsiServer
     {
         if (!_targets.TryAdd(node.Name, node))
             throw new InvalidOperationException($"target {node.Name} already exists");
+        node.Scsi.AbortTasksRequested += request => AbortTasksOf(node, request);
+    }
+
+    /// <summary>
+    /// PERSISTENT RESERVE OUT with PREEMPT AND ABORT: the preempted nexuses' tasks at the unit end as CLEAR TASK
+    /// SET ends them (no response; the Control mode page has TAS=0), and the SCSI layer waits for them.
+    /// </summary>
+    private void AbortTasksOf(IscsiTargetNode node, Protocols.Scsi.TaskAbortRequest request)
+    {
+        var waits = new List<Task>();
+        foreach (var c in ConnectionsOf(node))
+            if (c.Session?.Nexus is { } nexus && request.Contains(nexus))
+                c.AbortTasksWhere(t => t.Scsi.Lun == request.Lun, waits);
+        if (waits.Count > 0)
+            request.Track(Task.WhenAll(waits));
     }
 
     public IscsiTargetNode? FindTarget(string name) => _targets.TryGetValue(name, out var t) ? t : null;

@@ -26,6 +26,7 @@ public sealed partial class LogicalUnit
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<long, NexusState> _nexusState = new();
     private readonly Lock _modeLock = new();
+    private readonly BlockRangeGate _gate = new();
     private volatile bool _writeCacheEnabled;
     private volatile bool _descriptorSense;
     private volatile bool _softwareWriteProtect;
@@ -40,9 +41,14 @@ public sealed partial class LogicalUnit
         BlockShift = System.Numerics.BitOperations.Log2((uint)BlockSize);
         _writeCacheEnabled = options.WriteCacheEnabled;
         vdisk.CapacityChanged += _ => EstablishUnitAttentionForAll(SenseCode.CapacityDataHasChanged);
+        if (options.ReservationStore is not null)
+            UseReservationStore(options.ReservationStore);
     }
 
     public LogicalUnitOptions Options { get; }
+
+    /// <summary>Orders atomic commands against all other I/O to the same blocks (exposed for tests).</summary>
+    internal BlockRangeGate Gate => _gate;
 
     public IVDisk VDisk => _vdisk;
 
@@ -124,6 +130,13 @@ public sealed partial class LogicalUnit
         if (!CheckCdb(task, in command))
             return default;
 
+        // SPC-4 persistent reservations and SPC-2 reservations (see Reservations.cs): one volatile read when none exists.
+        if (ReservationConflict(task, in command))
+        {
+            task.SetStatus(ScsiStatus.ReservationConflict);
+            return default;
+        }
+
         // SBC-3 power conditions: in the stopped power condition a medium access command ends with NOT READY,
         // LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED until START STOP UNIT starts the unit again.
         if ((command.Flags & CommandFlags.MediumAccess) != 0 && _stopped)
@@ -184,9 +197,32 @@ public sealed partial class LogicalUnit
                         return default;
                 }
                 break;
-            case ScsiOpcode.MaintenanceIn when (task.CdbBuffer[1] & 0x1F) == ScsiOpcode.SaReportSupportedOperationCodes:
-                ReportSupportedOperationCodes(task);
+            case ScsiOpcode.MaintenanceIn:
+                if ((task.CdbBuffer[1] & 0x1F) == ScsiOpcode.SaReportTargetPortGroups)
+                    ReportTargetPortGroups(task);
+                else
+                    ReportSupportedOperationCodes(task);
                 return default;
+            case ScsiOpcode.Reserve6:
+                Reserve6(task);
+                return default;
+            case ScsiOpcode.Release6:
+                Release6(task);
+                return default;
+            case ScsiOpcode.PersistentReserveIn:
+                PersistentReserveIn(task);
+                return default;
+            case ScsiOpcode.PersistentReserveOut:
+                return PersistentReserveOut(task);
+            case ScsiOpcode.ExtendedCopy:
+                return ExtendedCopy(task);
+            case ScsiOpcode.ReceiveCopyResults:
+                ReceiveCopyResults(task);
+                return default;
+            case ScsiOpcode.OrWrite16:
+                return OrWrite(task);
+            case ScsiOpcode.WriteAtomic16:
+                return WriteAtomic(task);
             case ScsiOpcode.Read6:
             case ScsiOpcode.Read10:
             case ScsiOpcode.Read12:
@@ -299,6 +335,50 @@ public sealed partial class LogicalUnit
         Complete(task, status, lba);
     }
 
+    // ---------------------------------------------------------------- ordering against atomic commands
+
+    /// <summary>Longest range a command may hold the fast path of <see cref="_gate"/> for; longer ones register their range.</summary>
+    private const long FastPathMaxBytes = 16 << 20;
+
+    /// <summary>Enters the gate's lock-free path for a short command (see <see cref="BlockRangeGate"/>).</summary>
+    private bool TryEnterFastPath(ulong blocks) => blocks <= (ulong)(FastPathMaxBytes >> BlockShift) && _gate.TryEnterFast();
+
+    /// <summary>A lease on a block range: the fast path when it is open and the range short, else a registered range.</summary>
+    private ValueTask<BlockRangeGate.Lease> AcquireRange(ulong lba, ulong blocks, bool exclusive)
+    {
+        if (!exclusive && TryEnterFastPath(blocks))
+            return new ValueTask<BlockRangeGate.Lease>(default(BlockRangeGate.Lease));
+        return _gate.EnterAsync(lba, blocks, exclusive);
+    }
+
+    /// <summary>As <see cref="CompleteWhenDone"/> for a command on the fast path, which it leaves when the I/O ends.</summary>
+    private ValueTask CompleteFastWhenDone(ValueTask<IoStatus> pending, ScsiTask task, ulong lba)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            IoStatus status = pending.Result;
+            _gate.ExitFast();
+            Complete(task, status, lba);
+            return default;
+        }
+        return AwaitFastIo(pending, task, lba);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AwaitFastIo(ValueTask<IoStatus> pending, ScsiTask task, ulong lba)
+    {
+        IoStatus status;
+        try
+        {
+            status = await pending.ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.ExitFast();
+        }
+        Complete(task, status, lba);
+    }
+
     /// <summary>Lets an IMMED operation finish after its status was sent; a failure can only be logged.</summary>
     private void ObserveInBackground(ValueTask<IoStatus> pending, string operation)
     {
@@ -348,9 +428,16 @@ public sealed partial class LogicalUnit
 
     /// <summary>
     /// The nexus is gone (logout, connection loss). Its unit attentions go with it, and so does its
-    /// prevention of medium removal (SBC-3, PREVENT ALLOW MEDIUM REMOVAL: "the prevention ... shall terminate ... upon I_T nexus loss").
+    /// prevention of medium removal (SBC-3, PREVENT ALLOW MEDIUM REMOVAL: "the prevention ... shall terminate ... upon I_T nexus loss"),
+    /// an SPC-2 reservation it held, and the results of its copies.
     /// </summary>
-    public void RemoveNexus(ITNexus nexus) => _nexusState.TryRemove(nexus.Id, out _);
+    public void RemoveNexus(ITNexus nexus)
+    {
+        _nexusState.TryRemove(nexus.Id, out _);
+        // SPC-2: an I_T nexus loss releases the RESERVE (6) reservation it held. Persistent reservations stay.
+        ReleaseSpc2ReservationOf(nexus);
+        ForgetCopyResults(nexus);
+    }
 
     public void EstablishUnitAttention(ITNexus nexus, SenseCode code)
     {
@@ -436,6 +523,8 @@ public sealed partial class LogicalUnit
         }
         foreach (var s in _nexusState.Values)
             s.PreventRemoval = false;
+        // SPC-2: a reset releases a RESERVE (6) reservation; SPC-4: persistent reservations are not affected.
+        ReleaseSpc2ReservationOnReset();
         EstablishUnitAttentionForAll(reason ?? SenseCode.BusDeviceResetFunctionOccurred);
     }
 }

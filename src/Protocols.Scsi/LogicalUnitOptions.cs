@@ -6,6 +6,14 @@ public sealed class LogicalUnitOptions
     /// <summary>Logical block size in bytes: 512 or 4096.</summary>
     public int LogicalBlockSize { get; init; } = 512;
 
+    /// <summary>
+    /// Physical block size reported by READ CAPACITY (16) (LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT): 0 or the
+    /// logical block size for one logical block per physical block, 4096 for a 512-byte unit that should be
+    /// written in 4 KiB units ("512e"). Left at one per physical block by default: libiscsi 1.19's
+    /// GetLBAStatus.UnmapSingle assumes it.
+    /// </summary>
+    public int PhysicalBlockSize { get; init; }
+
     /// <summary>T10 vendor identification, 8 ASCII characters (padded with spaces).</summary>
     public string VendorId { get; init; } = "STORAPPL";
 
@@ -48,4 +56,10 @@ public sealed class LogicalUnitOptions
     /// that fits completes with CONDITION MET, a larger one reads this much and completes with GOOD.
     /// </summary>
     public long PrefetchCacheBytes { get; init; } = 32 << 20;
+
+    /// <summary>
+    /// Where persistent reservations made with APTPL=1 are kept across restarts; without one, REPORT CAPABILITIES
+    /// says PTPL_C=0 and APTPL=1 is refused. The unit loads its state from it when created.
+    /// </summary>
+    public IReservationStore? ReservationStore { get; init; }
 }

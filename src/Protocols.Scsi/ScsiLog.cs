@@ -17,4 +17,10 @@ internal static partial class ScsiLog
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "vDisk {Name}: {Nexus} moved the logical unit to the {State} power condition")]
     public static partial void PowerConditionChanged(ILogger logger, string name, ITNexus nexus, string state);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "vDisk {Name}: the saved reservation state ({Length} bytes) is not readable; the unit starts without reservations")]
+    public static partial void ReservationStateUnreadable(ILogger logger, string name, int length);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "vDisk {Name}: PREEMPT AND ABORT did not see every preempted task end: {Reason}")]
+    public static partial void PreemptAbortIncomplete(ILogger logger, string name, string reason);
 }

@@ -15,11 +15,21 @@ public sealed class ScsiTarget
     private readonly ConcurrentDictionary<long, ITNexus> _nexuses = new();
     private readonly ILogger _log;
 
-    public ScsiTarget(string name, ILogger log)
+    public ScsiTarget(string name, ILogger log, LogicalUnitRegistry? registry = null)
     {
         Name = name;
         _log = log;
+        Registry = registry ?? LogicalUnitRegistry.Default;
     }
+
+    /// <summary>Where this target's units are found by NAA designator (EXTENDED COPY across targets).</summary>
+    public LogicalUnitRegistry Registry { get; }
+
+    /// <summary>
+    /// A unit asks for tasks of some I_T nexuses to be aborted (PREEMPT AND ABORT); the request carries this
+    /// target's LUN for the unit. The transport aborts the tasks it holds and tracks what it must wait for.
+    /// </summary>
+    public event Action<TaskAbortRequest>? AbortTasksRequested;
 
     public string Name { get; }
 
@@ -34,6 +44,8 @@ public sealed class ScsiTarget
     {
         if (!_units.TryAdd(lun, unit))
             throw new InvalidOperationException($"LUN {lun} already exists on {Name}");
+        Registry.Add(unit);
+        unit.AbortTasksRequested += OnAbortTasksRequested;
         foreach (var nexus in _nexuses.Values)
         {
             unit.AddNexus(nexus);
@@ -41,6 +53,30 @@ public sealed class ScsiTarget
                 if (other.Key != lun)
                     other.Value.EstablishUnitAttention(nexus, SenseCode.ReportedLunsDataHasChanged);
         }
+    }
+
+    private void OnAbortTasksRequested(TaskAbortRequest request)
+    {
+        var handlers = AbortTasksRequested;
+        if (handlers is null)
+            return;
+        foreach (var (lun, unit) in _units)
+            if (ReferenceEquals(unit, request.Unit))
+                handlers(request.ForLun(lun));
+    }
+
+    /// <summary>
+    /// Removes a logical unit (its vDisk is being deleted); every nexus gets REPORTED LUNS DATA HAS CHANGED
+    /// from the units that remain. Commands already sent to it get LOGICAL UNIT NOT SUPPORTED from now on.
+    /// </summary>
+    public bool RemoveLogicalUnit(ulong lun)
+    {
+        if (!_units.TryRemove(lun, out _))
+            return false;
+        foreach (var nexus in _nexuses.Values)
+            foreach (var other in _units.Values)
+                other.EstablishUnitAttention(nexus, SenseCode.ReportedLunsDataHasChanged);
+        return true;
     }
 
     /// <summary>A new I_T nexus (an iSCSI session reached full feature phase).</summary>

@@ -138,6 +138,14 @@ public sealed class ScsiTask
         DataInLength = 0;
     }
 
+    /// <summary>CHECK CONDITION with a COMMAND-SPECIFIC INFORMATION field as well (EXTENDED COPY reports the failed segment in it).</summary>
+    public void SetCheckCondition(SenseCode code, bool descriptorFormat, ulong? information, SenseKeySpecific sks, uint commandSpecific)
+    {
+        Status = ScsiStatus.CheckCondition;
+        SenseLength = SenseData.Write(SenseBuffer, code, descriptorFormat, information, sks, commandSpecific);
+        DataInLength = 0;
+    }
+
     /// <summary>Returns pooled buffers and clears every field for reuse.</summary>
     public void Reset()
     {
@@ -183,7 +191,7 @@ public static class SenseData
 {
     public const int FixedLength = 18;
 
-    public static int Write(Span<byte> buffer, SenseCode code, bool descriptorFormat, ulong? information = null, SenseKeySpecific sks = default)
+    public static int Write(Span<byte> buffer, SenseCode code, bool descriptorFormat, ulong? information = null, SenseKeySpecific sks = default, uint? commandSpecific = null)
     {
         if (!descriptorFormat)
         {
@@ -198,6 +206,8 @@ public static class SenseData
                 BinaryPrimitives.WriteUInt32BigEndian(s[3..], (uint)info);
             }
             s[7] = FixedLength - 8; // additional sense length
+            if (commandSpecific is uint csi)
+                BinaryPrimitives.WriteUInt32BigEndian(s[8..], csi);
             s[12] = code.Asc;
             s[13] = code.Ascq;
             if (sks.Valid)
@@ -219,6 +229,15 @@ public static class SenseData
             d[1] = 0x0A;
             d[2] = 0x80; // VALID
             BinaryPrimitives.WriteUInt64BigEndian(d[4..], info2);
+            len += 12;
+        }
+        if (commandSpecific is uint csi2)
+        {
+            var d = buffer.Slice(len, 12);
+            d.Clear();
+            d[0] = 0x01; // command-specific information descriptor
+            d[1] = 0x0A;
+            BinaryPrimitives.WriteUInt64BigEndian(d[4..], csi2);
             len += 12;
         }
         if (sks.Valid)

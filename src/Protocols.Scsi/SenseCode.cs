@@ -16,6 +16,13 @@ public readonly record struct SenseCode(SenseKey Key, byte Asc, byte Ascq)
     public static readonly SenseCode InvalidFieldInInformationUnit = new(SenseKey.IllegalRequest, 0x0E, 0x03);
     public static readonly SenseCode MediumRemovalPrevented = new(SenseKey.IllegalRequest, 0x53, 0x02);
     public static readonly SenseCode InvalidCommandOperationCode = InvalidOpcode;
+    public static readonly SenseCode InvalidReleaseOfPersistentReservation = new(SenseKey.IllegalRequest, 0x26, 0x04);
+    public static readonly SenseCode InsufficientRegistrationResources = new(SenseKey.IllegalRequest, 0x55, 0x04);
+    public static readonly SenseCode TooManyTargetDescriptors = new(SenseKey.IllegalRequest, 0x26, 0x06);
+    public static readonly SenseCode UnsupportedTargetDescriptorTypeCode = new(SenseKey.IllegalRequest, 0x26, 0x07);
+    public static readonly SenseCode TooManySegmentDescriptors = new(SenseKey.IllegalRequest, 0x26, 0x08);
+    public static readonly SenseCode UnsupportedSegmentDescriptorTypeCode = new(SenseKey.IllegalRequest, 0x26, 0x09);
+    public static readonly SenseCode OperationInProgress = new(SenseKey.IllegalRequest, 0x00, 0x16);
 
     // UNIT ATTENTION
     public static readonly SenseCode PowerOnResetOrBusDeviceReset = new(SenseKey.UnitAttention, 0x29, 0x00);
@@ -26,6 +33,9 @@ public readonly record struct SenseCode(SenseKey Key, byte Asc, byte Ascq)
     public static readonly SenseCode CapacityDataHasChanged = new(SenseKey.UnitAttention, 0x2A, 0x09);
     public static readonly SenseCode ReportedLunsDataHasChanged = new(SenseKey.UnitAttention, 0x3F, 0x0E);
     public static readonly SenseCode CommandsClearedByAnotherInitiator = new(SenseKey.UnitAttention, 0x2F, 0x00);
+    public static readonly SenseCode ReservationsPreempted = new(SenseKey.UnitAttention, 0x2A, 0x03);
+    public static readonly SenseCode ReservationsReleased = new(SenseKey.UnitAttention, 0x2A, 0x04);
+    public static readonly SenseCode RegistrationsPreempted = new(SenseKey.UnitAttention, 0x2A, 0x05);
 
     // NOT READY
     public static readonly SenseCode NotReadyInitializingCommandRequired = new(SenseKey.NotReady, 0x04, 0x02);
@@ -43,6 +53,11 @@ public readonly record struct SenseCode(SenseKey Key, byte Asc, byte Ascq)
 
     // MISCOMPARE
     public static readonly SenseCode MiscompareDuringVerify = new(SenseKey.Miscompare, 0x1D, 0x00);
+
+    // COPY ABORTED (EXTENDED COPY): the copy failed while segments were processed
+    public static readonly SenseCode CopyAborted = new(SenseKey.CopyAborted, 0x00, 0x00);
+    public static readonly SenseCode CopyTargetDeviceNotReachable = new(SenseKey.CopyAborted, 0x0D, 0x02);
+    public static readonly SenseCode UnreachableCopyTarget = new(SenseKey.CopyAborted, 0x08, 0x04);
 
     // ABORTED COMMAND
     public static readonly SenseCode ProtocolServiceCrcError = new(SenseKey.AbortedCommand, 0x47, 0x05);

@@ -53,7 +53,7 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IDisposable
     /// Brings the engine up: pools and disks (labelled, ids kept), containers and vDisks from the config,
     /// extent groups from the metadata, then the journal replayed into the vDisks' overlays.
     /// </summary>
-    public void Open(IReadOnlyList<PoolSpec> pools, IReadOnlyList<ContainerSpec> containers, IReadOnlyList<VDiskSpec> vdisks)
+    public void Open(IReadOnlyList<PoolSpec> pools, IReadOnlyList<ContainerSpec> containers, IReadOnlyList<VDiskSpec> vdisks, Func<string, long?>? legacyIds = null)
     {
         var batch = new MetadataBatch();
         var existingPools = Metadata.Pools().ToDictionary(p => p.Name, StringComparer.Ordinal);
@@ -136,7 +136,9 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IDisposable
             }
             if (!_containers.TryGetValue(v.Container, out var container))
                 throw new InvalidOperationException($"vDisk {v.Name} names container {v.Container}, which is not configured");
-            var record = new VDiskRecord(Metadata.AllocateIds(1), v.Name, container.Id, v.CapacityBytes, v.LogicalBlockSize, v.Thin, VDiskState.Active, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            // A vDisk that existed before the engine keeps its id (and so the NAA id hypervisors know it by).
+            long id = legacyIds?.Invoke(v.Name) is long legacy && !_byId.ContainsKey(legacy) ? legacy : Metadata.AllocateIds(1);
+            var record = new VDiskRecord(id, v.Name, container.Id, v.CapacityBytes, v.LogicalBlockSize, v.Thin, VDiskState.Active, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             create.Add(new MetadataOp.PutVDisk(record));
             AddVDisk(record, container);
         }
@@ -146,16 +148,6 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IDisposable
         Recover();
         StartDrainer();
         EngineLog.Opened(_log, _byId.Count, Journal.PendingBytes);
-    }
-
-    /// <summary>Adopts a vDisk id made before the engine existed (file-backed vDisks of earlier versions), so its NAA id stays.</summary>
-    public void AdoptLegacyId(string vdiskName, long id, string container, long capacity, int logicalBlockSize)
-    {
-        if (_byName.ContainsKey(vdiskName) || _byId.ContainsKey(id) || !_containers.TryGetValue(container, out var c))
-            return;
-        var record = new VDiskRecord(id, vdiskName, c.Id, capacity, logicalBlockSize, true, VDiskState.Active, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        CommitCatalog(new MetadataBatch().Add(new MetadataOp.PutVDisk(record)));
-        AddVDisk(record, c);
     }
 
     private readonly List<VDiskRecord> _deleteAfterStart = new();

@@ -94,9 +94,35 @@ public sealed class VDiskCatalog
     /// as IEEE reserves for local use) taken from the appliance id; the vendor-specific fields carry the
     /// rest of the appliance id and the vDisk id, so the designator is unique and stable.
     /// </summary>
-    public byte[] NaaDesignator(long vdiskId)
+    public byte[] NaaDesignator(long vdiskId) => NaaIdentifier.For(ApplianceId, vdiskId);
+
+    /// <summary>Reads an existing catalog (from before the storage engine) without creating one; null when absent.</summary>
+    public static VDiskCatalog? TryOpenExisting(string dataDir) =>
+        File.Exists(Path.Combine(dataDir, "catalog.json")) ? Open(dataDir) : null;
+
+    /// <summary>The vDisk ids the catalog holds, by name.</summary>
+    public IReadOnlyDictionary<string, long> VDiskIds => _file.VDisks;
+
+    internal sealed class CatalogFile
     {
-        ulong a = (ulong)ApplianceId;
+        public long ApplianceId { get; set; }
+
+        public Dictionary<string, long> VDisks { get; set; } = new(StringComparer.Ordinal);
+    }
+}
+
+/// <summary>The persistent NAA identifier of a vDisk's logical unit.</summary>
+public static class NaaIdentifier
+{
+    /// <summary>
+    /// The 16-byte NAA IEEE Registered Extended designator (NAA 6, SPC-4 7.8.6.6.4) of a vDisk. Without
+    /// an IEEE-assigned OUI, the company id field is a locally administered CID (first octet xxxx1010b,
+    /// as IEEE reserves for local use) taken from the appliance id; the vendor-specific fields carry the
+    /// rest of the appliance id and the vDisk id, so the designator is unique and stable.
+    /// </summary>
+    public static byte[] For(long applianceId, long vdiskId)
+    {
+        ulong a = (ulong)applianceId;
         uint cid = (uint)(((a >> 40) & 0xF0FFFF) | 0x0A0000);
         ulong vendor36 = a & 0xF_FFFF_FFFFUL;
         var d = new byte[16];
@@ -110,13 +136,6 @@ public sealed class VDiskCatalog
         d[7] = (byte)vendor36;
         System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(d.AsSpan(8), vdiskId);
         return d;
-    }
-
-    internal sealed class CatalogFile
-    {
-        public long ApplianceId { get; set; }
-
-        public Dictionary<string, long> VDisks { get; set; } = new(StringComparer.Ordinal);
     }
 }
 

@@ -18,15 +18,14 @@ namespace StorageAppliance.Protocols.Scsi;
 // written. A mismatch ends the command with MISCOMPARE / MISCOMPARE DURING VERIFY OPERATION, the
 // INFORMATION field holding the offset of the first differing byte, and nothing is written.
 //
-// Atomicity: the read, compare and write of one COMPARE AND WRITE never interleave with those of another
-// on the same unit (one lock per unit). Plain writes do not take the lock, so they are not ordered
-// against it; lock-holders such as VMFS update their lock records with COMPARE AND WRITE only.
+// Atomicity: the blocks are held exclusively in the unit's BlockRangeGate from before the read until after
+// the write, so no other command from any I_T nexus (a READ, a WRITE, WRITE SAME, UNMAP, ORWRITE, EXTENDED
+// COPY, another COMPARE AND WRITE) touches them in between: the "uninterrupted series of actions" SBC-3
+// asks for. Commands on other blocks are not held up beyond the drain of the lock-free fast path.
 public sealed partial class LogicalUnit
 {
     /// <summary>MAXIMUM COMPARE AND WRITE LENGTH in the Block Limits page (the CDB field holds at most 255).</summary>
     internal const byte MaxCompareAndWriteBlocks = 255;
-
-    private readonly SemaphoreSlim _compareAndWriteLock = new(1, 1);
 
     private ValueTask CompareAndWrite(ScsiTask task)
     {
@@ -62,7 +61,7 @@ public sealed partial class LogicalUnit
     {
         long offset = (long)(lba << BlockShift);
         byte[] current = ArrayPool<byte>.Shared.Rent(length);
-        await _compareAndWriteLock.WaitAsync().ConfigureAwait(false);
+        var lease = await _gate.EnterAsync(lba, (ulong)(length >> BlockShift), exclusive: true).ConfigureAwait(false);
         try
         {
             IoStatus status = await _vdisk.ReadAsync(offset, current.AsMemory(0, length), task.Nexus.IoContext).ConfigureAwait(false);
@@ -82,7 +81,7 @@ public sealed partial class LogicalUnit
         }
         finally
         {
-            _compareAndWriteLock.Release();
+            _gate.Release(lease);
             ArrayPool<byte>.Shared.Return(current);
         }
     }

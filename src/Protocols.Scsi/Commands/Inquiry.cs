@@ -12,7 +12,7 @@ namespace StorageAppliance.Protocols.Scsi;
 //   |   2   | VERSION (06h: SPC-4)                                        |
 //   |   3   | NORMACA | HISUP | RESPONSE DATA FORMAT (2)                  |
 //   |   4   | ADDITIONAL LENGTH (91)                                      |
-//   |   5   | SCCS ACC TPGS(00b) 3PC PROTECT(0)                           |
+//   |   5   | SCCS ACC TPGS(01b) 3PC(1) PROTECT(0)                        |
 //   |   7   | CMDQUE (1)                                                  |
 //   | 8-15  | T10 VENDOR IDENTIFICATION                                   |
 //   | 16-31 | PRODUCT IDENTIFICATION                                      |
@@ -53,7 +53,9 @@ public sealed partial class LogicalUnit
         d[2] = 0x06; // SPC-4
         d[3] = 0x02; // response data format 2
         d[4] = StandardInquiryLength - 5;
-        d[5] = 0x00; // no ALUA (TPGS 00b), no third-party copy, no protection information
+        // TPGS 01b: implicit ALUA (REPORT TARGET PORT GROUPS, every port active/optimized); 3PC: EXTENDED COPY;
+        // no protection information.
+        d[5] = 0x10 | 0x08;
         d[7] = 0x02; // CMDQUE
         WriteAscii(d.Slice(8, 8), Options.VendorId);
         WriteAscii(d.Slice(16, 16), Options.ProductId);

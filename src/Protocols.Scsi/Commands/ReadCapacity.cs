@@ -12,6 +12,10 @@ namespace StorageAppliance.Protocols.Scsi;
 //        bytes 14..15 LBPME | LBPRZ | LOWEST ALIGNED LOGICAL BLOCK ADDRESS
 public sealed partial class LogicalUnit
 {
+    /// <summary>log2 of the logical blocks per physical block (<see cref="LogicalUnitOptions.PhysicalBlockSize"/>).</summary>
+    internal int PhysicalBlockExponent =>
+        Options.PhysicalBlockSize > BlockSize ? System.Numerics.BitOperations.Log2((uint)Options.PhysicalBlockSize) - BlockShift : 0;
+
     private void ReadCapacity10(ScsiTask task)
     {
         if (!CheckPartialMediumIndicator(task, task.CdbUInt32(2) != 0, pmi: (task.CdbBuffer[8] & 0x01) != 0, lbaField: 2))
@@ -33,7 +37,10 @@ public sealed partial class LogicalUnit
         var d = task.AllocateDataIn(32);
         BinaryPrimitives.WriteUInt64BigEndian(d, BlockCount == 0 ? 0 : BlockCount - 1);
         BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)BlockSize);
-        // No protection information (P_TYPE, PROT_EN, P_I_EXPONENT zero); one logical block per physical block.
+        // No protection information (P_TYPE, PROT_EN, P_I_EXPONENT zero). LOGICAL BLOCKS PER PHYSICAL BLOCK
+        // EXPONENT as configured: 0 by default (the Block Limits page still asks for 4 KiB alignment through its
+        // optimal granularities), 3 for a "512e" unit with 4 KiB physical blocks.
+        d[13] = (byte)PhysicalBlockExponent;
         if (ThinProvisioningEnabled)
             d[14] = 0x80 | 0x40; // LBPME: provisioning management; LBPRZ: unmapped blocks read as zeros
         // SBC-3: an allocation length below 32 is not an error; the data is truncated.

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using StorageAppliance.Director;
 
 namespace StorageAppliance.Protocols.Scsi;
@@ -154,7 +155,35 @@ public sealed partial class LogicalUnit
         var destination = task.DataInMemory;
         task.TruncateDataIn(wanted);
         task.TransferLength = bytes;
-        return CompleteWhenDone(_vdisk.ReadAsync((long)(lba << BlockShift), destination, task.Nexus.IoContext), task, lba);
+        ulong span = (ulong)(aligned >> BlockShift);
+        if (!TryEnterFastPath(span))
+            return ReadGuarded(task, lba, span, destination);
+        ValueTask<IoStatus> pending;
+        try
+        {
+            pending = _vdisk.ReadAsync((long)(lba << BlockShift), destination, task.Nexus.IoContext);
+        }
+        catch
+        {
+            _gate.ExitFast();
+            throw;
+        }
+        return CompleteFastWhenDone(pending, task, lba);
+    }
+
+    /// <summary>A READ while an atomic command is in flight (or too long for the fast path): it waits for overlapping ones.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadGuarded(ScsiTask task, ulong lba, ulong blocks, Memory<byte> destination)
+    {
+        var lease = await _gate.EnterAsync(lba, blocks, exclusive: false).ConfigureAwait(false);
+        try
+        {
+            Complete(task, await _vdisk.ReadAsync((long)(lba << BlockShift), destination, task.Nexus.IoContext).ConfigureAwait(false), lba);
+        }
+        finally
+        {
+            _gate.Release(lease);
+        }
     }
 
     private ValueTask Write(ScsiTask task)
@@ -174,8 +203,36 @@ public sealed partial class LogicalUnit
             task.SetGood();
             return default;
         }
-        var pending = _vdisk.WriteAsync((long)(lba << BlockShift), task.DataOut[..available], WriteFlags(fua, dpo), task.Nexus.IoContext);
-        return CompleteWhenDone(pending, task, lba);
+        var flags = WriteFlags(fua, dpo);
+        ulong span = (ulong)(available >> BlockShift);
+        if (!TryEnterFastPath(span))
+            return WriteGuarded(task, lba, span, task.DataOut[..available], flags);
+        ValueTask<IoStatus> pending;
+        try
+        {
+            pending = _vdisk.WriteAsync((long)(lba << BlockShift), task.DataOut[..available], flags, task.Nexus.IoContext);
+        }
+        catch
+        {
+            _gate.ExitFast();
+            throw;
+        }
+        return CompleteFastWhenDone(pending, task, lba);
+    }
+
+    /// <summary>A WRITE while an atomic command is in flight (or too long for the fast path): it waits for overlapping ones.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteGuarded(ScsiTask task, ulong lba, ulong blocks, ReadOnlyMemory<byte> data, IoFlags flags)
+    {
+        var lease = await _gate.EnterAsync(lba, blocks, exclusive: false).ConfigureAwait(false);
+        try
+        {
+            Complete(task, await _vdisk.WriteAsync((long)(lba << BlockShift), data, flags, task.Nexus.IoContext).ConfigureAwait(false), lba);
+        }
+        finally
+        {
+            _gate.Release(lease);
+        }
     }
 
     /// <summary>

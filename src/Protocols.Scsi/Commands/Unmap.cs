@@ -86,7 +86,16 @@ public sealed partial class LogicalUnit
             uint blocks = BinaryPrimitives.ReadUInt32BigEndian(d.Span[8..]);
             if (blocks == 0)
                 continue;
-            IoStatus status = await _vdisk.UnmapAsync((long)(lba << BlockShift), (long)blocks << BlockShift, task.Nexus.IoContext).ConfigureAwait(false);
+            IoStatus status;
+            var lease = await AcquireRange(lba, blocks, exclusive: false).ConfigureAwait(false);
+            try
+            {
+                status = await _vdisk.UnmapAsync((long)(lba << BlockShift), (long)blocks << BlockShift, task.Nexus.IoContext).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gate.Release(lease);
+            }
             if (status != IoStatus.Ok)
             {
                 Complete(task, status, lba);

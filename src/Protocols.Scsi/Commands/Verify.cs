@@ -55,7 +55,7 @@ public sealed partial class LogicalUnit
         switch (bytchk)
         {
             case 0:
-                return VerifyMedium(task, lba, length, ReadOnlyMemory<byte>.Empty, repeatBlock: false);
+                return VerifyMedium(task, lba, length, ReadOnlyMemory<byte>.Empty, repeatBlock: false, guard: true);
             case 1:
                 if (!TryGetWholeBlocks(task, length, out int available))
                     return default;
@@ -64,7 +64,7 @@ public sealed partial class LogicalUnit
                     task.SetGood();
                     return default;
                 }
-                return VerifyMedium(task, lba, available, task.DataOut[..available], repeatBlock: false);
+                return VerifyMedium(task, lba, available, task.DataOut[..available], repeatBlock: false, guard: true);
             default:
                 if (task.DataOut.Length == 0)
                 {
@@ -76,7 +76,7 @@ public sealed partial class LogicalUnit
                     task.SetCheckCondition(SenseCode.InvalidFieldInInformationUnit, DescriptorSense);
                     return default;
                 }
-                return VerifyMedium(task, lba, length, task.DataOut[..BlockSize], repeatBlock: true);
+                return VerifyMedium(task, lba, length, task.DataOut[..BlockSize], repeatBlock: true, guard: true);
         }
     }
 
@@ -118,22 +118,32 @@ public sealed partial class LogicalUnit
     {
         var data = task.DataOut[..length];
         var flags = IoFlags.ForceUnitAccess | (dpo ? IoFlags.DisablePageOut : IoFlags.None);
-        IoStatus status = await _vdisk.WriteAsync((long)(lba << BlockShift), data, flags, task.Nexus.IoContext).ConfigureAwait(false);
-        if (status != IoStatus.Ok)
+        // One lease over the write and the read-back: no atomic command slips in between them.
+        var lease = await AcquireRange(lba, (ulong)(length >> BlockShift), exclusive: false).ConfigureAwait(false);
+        try
         {
-            Complete(task, status, lba);
-            return;
+            IoStatus status = await _vdisk.WriteAsync((long)(lba << BlockShift), data, flags, task.Nexus.IoContext).ConfigureAwait(false);
+            if (status != IoStatus.Ok)
+            {
+                Complete(task, status, lba);
+                return;
+            }
+            await VerifyMedium(task, lba, length, compare ? data : ReadOnlyMemory<byte>.Empty, repeatBlock: false, guard: false).ConfigureAwait(false);
         }
-        await VerifyMedium(task, lba, length, compare ? data : ReadOnlyMemory<byte>.Empty, repeatBlock: false).ConfigureAwait(false);
+        finally
+        {
+            _gate.Release(lease);
+        }
     }
 
     /// <summary>
     /// Reads <paramref name="length"/> bytes from <paramref name="lba"/> in chunks. With <paramref name="expected"/>
     /// empty it only checks that every block reads back; otherwise it compares, with <paramref name="repeatBlock"/>
-    /// comparing every block against the one block given.
+    /// comparing every block against the one block given. With <paramref name="guard"/> each chunk is read under
+    /// its own lease of the unit's gate (a caller that already holds one passes false).
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask VerifyMedium(ScsiTask task, ulong lba, long length, ReadOnlyMemory<byte> expected, bool repeatBlock)
+    private async ValueTask VerifyMedium(ScsiTask task, ulong lba, long length, ReadOnlyMemory<byte> expected, bool repeatBlock, bool guard)
     {
         long offset = (long)(lba << BlockShift);
         int chunk = (int)Math.Min(length, VerifyChunkBytes);
@@ -143,7 +153,24 @@ public sealed partial class LogicalUnit
             for (long done = 0; done < length; done += chunk)
             {
                 int n = (int)Math.Min(chunk, length - done);
-                IoStatus status = await _vdisk.ReadAsync(offset + done, buffer.AsMemory(0, n), task.Nexus.IoContext).ConfigureAwait(false);
+                IoStatus status;
+                if (guard)
+                {
+                    ulong at = lba + (ulong)(done >> BlockShift);
+                    var lease = await AcquireRange(at, (ulong)(n >> BlockShift), exclusive: false).ConfigureAwait(false);
+                    try
+                    {
+                        status = await _vdisk.ReadAsync(offset + done, buffer.AsMemory(0, n), task.Nexus.IoContext).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _gate.Release(lease);
+                    }
+                }
+                else
+                {
+                    status = await _vdisk.ReadAsync(offset + done, buffer.AsMemory(0, n), task.Nexus.IoContext).ConfigureAwait(false);
+                }
                 if (status != IoStatus.Ok)
                 {
                     Complete(task, status, lba + (ulong)(done >> BlockShift));

@@ -169,7 +169,7 @@ public sealed partial class LogicalUnit
     private void BlockLimits(Span<byte> d)
     {
         uint physicalBlocks = (uint)Math.Max(1, 4096 >> BlockShift);
-        d[4] = 0x01; // WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero (the rest of the medium) is refused
+        // WSNZ=0: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero covers the rest of the medium (up to the maximum below).
         d[5] = MaxCompareAndWriteBlocks; // MAXIMUM COMPARE AND WRITE LENGTH
         BinaryPrimitives.WriteUInt16BigEndian(d[6..], (ushort)physicalBlocks); // OPTIMAL TRANSFER LENGTH GRANULARITY
         BinaryPrimitives.WriteUInt32BigEndian(d[8..], MaxTransferBlocks); // MAXIMUM TRANSFER LENGTH
@@ -180,6 +180,9 @@ public sealed partial class LogicalUnit
             BinaryPrimitives.WriteUInt32BigEndian(d[28..], physicalBlocks); // OPTIMAL UNMAP GRANULARITY
         }
         BinaryPrimitives.WriteUInt64BigEndian(d[36..], MaxWriteSameBlocks); // MAXIMUM WRITE SAME LENGTH
+        // SBC-4 atomic writes: MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT and ATOMIC TRANSFER LENGTH
+        // GRANULARITY zero (no constraint); no atomic boundaries (the last two fields zero).
+        BinaryPrimitives.WriteUInt32BigEndian(d[44..], MaxAtomicTransferBlocks);
     }
 
     /// <summary>Logical Block Provisioning (B2h), SBC-3.</summary>

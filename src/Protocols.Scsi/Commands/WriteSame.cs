@@ -9,10 +9,14 @@ namespace StorageAppliance.Protocols.Scsi;
 //   (10): byte 1 WRPROTECT (7:5) | ANCHOR (4) | UNMAP (3), bytes 2..5 LBA, 6 GROUP NUMBER, 7..8 NUMBER OF LOGICAL BLOCKS
 //   (16): byte 1 WRPROTECT | ANCHOR | UNMAP | NDOB (0), bytes 2..9 LBA, 10..13 NUMBER OF LOGICAL BLOCKS, 14 GROUP NUMBER
 //
+// NUMBER OF LOGICAL BLOCKS zero (WSNZ=0) covers the blocks from the LBA to the end of the medium.
 // The one block in the Data-Out Buffer (zeros with NDOB=1, which transfers nothing) is written to every
-// block of the range. With UNMAP=1 on a thin LU and a block of zeros the range is released instead: it
-// reads back as zeros (LBPRZ=1), which is exactly what writing would have left. A non-zero block is
-// written even with UNMAP=1, since released blocks could not return it.
+// block of the range. With UNMAP=1 on a thin LU the range is released instead and reads back as zeros
+// (LBPRZ=1). SBC-3 lets the device server "for each LBA in the specified range ... a) perform a write
+// operation using the contents of that logical block; or b) perform an unmap operation", so the range is
+// released whatever the block holds (QEMU and Linux send zeros; libiscsi's UnmapUntilEnd test sends 0xFF and
+// expects zeros back). SBC-4 later restricted the unmap to what a write would have left; the version
+// descriptors of this unit claim SBC-3.
 public sealed partial class LogicalUnit
 {
     /// <summary>MAXIMUM WRITE SAME LENGTH in the Block Limits page.</summary>
@@ -39,9 +43,25 @@ public sealed partial class LogicalUnit
             task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField(1, 3));
             return default;
         }
-        // WSNZ=1 in the Block Limits page: zero blocks (meaning "to the end of the medium") is refused, and SBC-3
-        // makes more than the MAXIMUM WRITE SAME LENGTH an INVALID FIELD IN CDB.
-        if (blocks == 0 || blocks > MaxWriteSameBlocks)
+        // WSNZ=0 in the Block Limits page: NUMBER OF LOGICAL BLOCKS zero means every block from the LBA to the
+        // end of the medium (SBC-3). More than the MAXIMUM WRITE SAME LENGTH, given or implied, is an INVALID
+        // FIELD IN CDB.
+        if (blocks == 0)
+        {
+            ulong count = BlockCount;
+            if (lba >= count)
+            {
+                task.SetCheckCondition(SenseCode.LbaOutOfRange, DescriptorSense);
+                return default;
+            }
+            if (count - lba > MaxWriteSameBlocks)
+            {
+                task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField((ushort)lengthField, 7));
+                return default;
+            }
+            blocks = (uint)(count - lba);
+        }
+        else if (blocks > MaxWriteSameBlocks)
         {
             task.SetCheckCondition(SenseCode.InvalidFieldInCdb, DescriptorSense, null, SenseKeySpecific.CdbField((ushort)lengthField, 7));
             return default;
@@ -61,12 +81,26 @@ public sealed partial class LogicalUnit
             }
             block = task.DataOut;
         }
-        bool zeros = noDataOut || !block.Span.ContainsAnyExcept((byte)0);
-        long offset = (long)(lba << BlockShift);
+        return WriteSameRange(task, lba, blocks, block, release: unmap, WriteFlags(fua: false, dpo: false));
+    }
+
+    /// <summary>Releases or writes the range under one lease of the unit's gate (ordered against atomic commands).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteSameRange(ScsiTask task, ulong lba, uint blocks, ReadOnlyMemory<byte> block, bool release, IoFlags flags)
+    {
         long length = (long)blocks << BlockShift;
-        if (unmap && zeros)
-            return CompleteWhenDone(_vdisk.UnmapAsync(offset, length, task.Nexus.IoContext), task, lba);
-        return WriteRepeated(task, lba, length, block, WriteFlags(fua: false, dpo: false));
+        var lease = await AcquireRange(lba, blocks, exclusive: false).ConfigureAwait(false);
+        try
+        {
+            if (release)
+                Complete(task, await _vdisk.UnmapAsync((long)(lba << BlockShift), length, task.Nexus.IoContext).ConfigureAwait(false), lba);
+            else
+                await WriteRepeated(task, lba, length, block, flags).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release(lease);
+        }
     }
 
     /// <summary>Writes the block (zeros when empty) over the range, a pooled chunk at a time.</summary>

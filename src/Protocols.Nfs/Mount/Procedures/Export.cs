@@ -19,7 +19,7 @@ public sealed partial class MountProgram
         int size = 4;
         foreach (var e in _fs.Exports)
         {
-            size += 4 + XdrWriter.StringSize(Encoding.UTF8.GetByteCount(e.Path)) + 4 + 8;
+            size += 4 + XdrWriter.StringSize(Encoding.UTF8.GetByteCount(e.Path)) + 4 + 12;
             foreach (var c in e.Options.Clients)
                 size += 4 + XdrWriter.StringSize(Encoding.UTF8.GetByteCount(c));
         }

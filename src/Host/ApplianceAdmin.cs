@@ -1,0 +1,153 @@
+using StorageAppliance.Director;
+using StorageAppliance.Management.Admin;
+using StorageAppliance.Management.Config;
+using StorageAppliance.Protocols.Iscsi;
+
+namespace StorageAppliance.Host;
+
+/// <summary>
+/// What the admin API and CLI may do to the running appliance: vDisks over the storage engine, and LUNs
+/// of the configured iSCSI targets for vDisks created at run time (kept in the metadata store so they
+/// survive a restart).
+/// </summary>
+public sealed class ApplianceAdmin : IApplianceAdmin
+{
+    private readonly ApplianceConfig _config;
+    private readonly StorageService _storage;
+    private readonly IscsiServer? _iscsi;
+    private readonly object _lock = new();
+
+    public ApplianceAdmin(ApplianceConfig config, StorageService storage, IServiceProvider services)
+    {
+        _config = config;
+        _storage = storage;
+        _iscsi = services.GetService(typeof(IscsiServer)) as IscsiServer;
+    }
+
+    public IReadOnlyList<VDiskInfo> ListVDisks()
+    {
+        var exports = Exports();
+        return _storage.Engine.List()
+            .Select(d => ToInfo(d, exports))
+            .ToList();
+    }
+
+    public VDiskInfo CreateVDisk(VDiskCreateRequest request)
+    {
+        lock (_lock)
+        {
+            IscsiTargetNode? target = null;
+            if (request.Target is not null || request.Lun is not null)
+            {
+                if (request.Target is null || request.Lun is not { } lun)
+                    throw new AdminException(AdminError.Invalid, "--target and --lun go together");
+                if (lun is < 0 or > 16383)
+                    throw new AdminException(AdminError.Invalid, $"LUN {lun} is not between 0 and 16383");
+                target = _iscsi?.FindTarget(request.Target) ?? throw new AdminException(AdminError.NotFound, $"no iSCSI target named {request.Target}");
+                if (target.Scsi.GetLogicalUnit((ulong)lun) is not null)
+                    throw new AdminException(AdminError.Conflict, $"LUN {lun} of {target.Name} is already in use");
+            }
+            IVDisk vdisk;
+            try
+            {
+                vdisk = _storage.Engine.Create(request.Container, request.Name, request.CapacityBytes, request.LogicalBlockSize, request.Thin);
+            }
+            catch (ProvisioningException e)
+            {
+                throw Map(e);
+            }
+            if (target is not null)
+            {
+                int lun = request.Lun!.Value;
+                target.Scsi.AddLogicalUnit((ulong)lun, _storage.GetLogicalUnit(vdisk));
+                var list = _storage.RuntimeExports(target.Name).ToList();
+                list.Add((lun, vdisk.Name));
+                _storage.SaveRuntimeExports(target.Name, list);
+            }
+            return ListVDisks().First(v => v.Name == vdisk.Name);
+        }
+    }
+
+    public VDiskInfo ResizeVDisk(string name, long capacityBytes, bool allowShrink)
+    {
+        lock (_lock)
+        {
+            var vdisk = _storage.Engine.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
+            if (capacityBytes < vdisk.CapacityBytes && !allowShrink)
+                throw new AdminException(AdminError.Invalid, $"{name} has {vdisk.CapacityBytes} bytes; shrinking to {capacityBytes} discards the data past the new end: pass --shrink to do it");
+            var configured = _config.FindVDisk(name);
+            if (configured is not null && capacityBytes < configured.SizeBytes)
+                throw new AdminException(AdminError.Conflict, $"{name} is configured with {configured.SizeBytes} bytes in {_config.Source}; change the config to make it smaller");
+            try
+            {
+                _storage.Engine.Resize(name, capacityBytes);
+            }
+            catch (ProvisioningException e)
+            {
+                throw Map(e);
+            }
+            return ListVDisks().First(v => v.Name == name);
+        }
+    }
+
+    public void DeleteVDisk(string name)
+    {
+        lock (_lock)
+        {
+            if (_config.FindVDisk(name) is not null)
+                throw new AdminException(AdminError.Conflict, $"{name} is defined in {_config.Source}; remove it from the config instead");
+            var vdisk = _storage.Engine.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
+            foreach (var t in _config.Targets)
+            {
+                var list = _storage.RuntimeExports(t.Name).ToList();
+                if (list.RemoveAll(e => e.VDisk == name) == 0)
+                    continue;
+                var node = _iscsi?.FindTarget(t.Name);
+                foreach (var (lun, luName) in _storage.RuntimeExports(t.Name))
+                    if (luName == name)
+                        node?.Scsi.RemoveLogicalUnit((ulong)lun);
+                _storage.SaveRuntimeExports(t.Name, list);
+            }
+            try
+            {
+                _storage.Engine.Delete(name);
+            }
+            catch (ProvisioningException e)
+            {
+                throw Map(e);
+            }
+            _storage.ForgetLogicalUnit(vdisk.Id);
+        }
+    }
+
+    private Dictionary<string, List<string>> Exports()
+    {
+        var result = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        void Add(string vdisk, string export)
+        {
+            if (!result.TryGetValue(vdisk, out var l))
+                result[vdisk] = l = new List<string>();
+            l.Add(export);
+        }
+        foreach (var t in _config.Targets)
+        {
+            foreach (var lun in t.Luns)
+                Add(lun.VDisk, $"{t.Name}:{lun.Lun}");
+            foreach (var (lun, vdisk) in _storage.RuntimeExports(t.Name))
+                Add(vdisk, $"{t.Name}:{lun}");
+        }
+        return result;
+    }
+
+    private VDiskInfo ToInfo(VDiskDescription d, Dictionary<string, List<string>> exports) =>
+        new(d.Id, d.Name, d.Container, d.CapacityBytes, d.UsedBytes, d.AllocatedBytes, d.LogicalBlockSize, d.Thin,
+            _config.FindVDisk(d.Name) is not null, exports.TryGetValue(d.Name, out var e) ? e : []);
+
+    private static AdminException Map(ProvisioningException e) => new(e.Error switch
+    {
+        ProvisioningError.NotFound => AdminError.NotFound,
+        ProvisioningError.AlreadyExists or ProvisioningError.InUse => AdminError.Conflict,
+        ProvisioningError.NoSpace => AdminError.NoSpace,
+        _ => AdminError.Invalid,
+    }, e.Message);
+}

@@ -1,0 +1,248 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using StorageAppliance.Common;
+using StorageAppliance.Management.Admin;
+
+namespace StorageAppliance.Management.Cli;
+
+/// <summary>
+/// <c>appliance vdisk create|list|resize|delete</c>: run-time vDisk management through the admin socket.
+/// Exit codes are <see cref="CliExitCode"/>; every failure is one line on stderr starting "appliance: ".
+/// </summary>
+public static class VDiskCommands
+{
+    // SAM-5 flat space addressing, as the config's luns.
+    private const int MaxLun = 16383;
+
+    public static Command Create(CliEnvironment env)
+    {
+        var socket = new Option<string?>("--socket")
+        {
+            Description = $"The appliance's admin socket (default: --data-dir/admin.sock, else ${SocketLocator.EnvironmentVariable}, else {SocketLocator.DefaultPath})",
+            HelpName = "PATH",
+            Recursive = true,
+        };
+        var dataDir = new Option<string?>("--data-dir")
+        {
+            Description = "The appliance's data directory; its admin socket is DIR/admin.sock",
+            HelpName = "DIR",
+            Recursive = true,
+        };
+        var vdisk = new Command("vdisk", "Create, list, resize and delete vDisks of a running appliance");
+        vdisk.Options.Add(socket);
+        vdisk.Options.Add(dataDir);
+        var context = new Context(env, socket, dataDir);
+        vdisk.Subcommands.Add(CreateCommand(context));
+        vdisk.Subcommands.Add(ListCommand(context));
+        vdisk.Subcommands.Add(ResizeCommand(context));
+        vdisk.Subcommands.Add(DeleteCommand(context));
+        return vdisk;
+    }
+
+    private static Command CreateCommand(Context c)
+    {
+        var name = NameArgument("The new vDisk's name: 1 to 64 letters, digits, '.', '_' or '-'");
+        var container = new Option<string>("--container") { Description = "The container it lives in", HelpName = "NAME", Required = true };
+        var size = SizeOption("Its capacity, e.g. 100GiB");
+        var blockSize = new Option<int>("--block-size")
+        {
+            Description = "The logical block size its LUN reports: 512 or 4096",
+            HelpName = "BYTES",
+            DefaultValueFactory = _ => 512,
+            CustomParser = r => ParseInt(r, "--block-size", n => n is 512 or 4096 ? null : "is not supported (use 512 or 4096)"),
+        };
+        var thick = new Option<bool>("--thick") { Description = "Allocate all of its space now (default: thin, allocated when written)" };
+        var target = new Option<string?>("--target") { Description = "Export it as a LUN of this configured target", HelpName = "IQN" };
+        var lun = new Option<int?>("--lun")
+        {
+            Description = $"The LUN number under --target (0 to {MaxLun}; default: the first free one)",
+            HelpName = "N",
+            CustomParser = r => ParseInt(r, "--lun", n => n is >= 0 and <= MaxLun ? null : $"is out of range (0..{MaxLun})"),
+        };
+
+        var command = new Command("create", "Create a vDisk, optionally exported as a LUN of a target") { name, container, size, blockSize, thick, target, lun };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(lun) is not null && r.GetResult(target) is null)
+                r.AddError("--lun needs --target: a LUN number belongs to a target");
+        });
+        command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
+        {
+            var request = new VDiskCreateRequest(
+                parse.GetRequiredValue(name),
+                parse.GetRequiredValue(container),
+                parse.GetValue(size),
+                parse.GetValue(blockSize),
+                Thin: !parse.GetValue(thick),
+                Target: parse.GetValue(target),
+                Lun: parse.GetValue(lun));
+            VDiskInfo info = await client.CreateVDiskAsync(request, ct).ConfigureAwait(false);
+            string exports = info.Exports.Count == 0 ? "not exported" : "exported as " + string.Join(", ", info.Exports);
+            c.Env.Out.WriteLine(
+                $"Created vDisk '{info.Name}' (id {info.Id}): {ByteSize.Format(info.CapacityBytes)} in container {info.Container}, " +
+                $"{(info.Thin ? "thin" : "thick")}, {info.LogicalBlockSize}-byte blocks, {exports}.");
+            return CliExitCode.Ok;
+        }));
+        return command;
+    }
+
+    private static Command ListCommand(Context c)
+    {
+        var json = new Option<bool>("--json") { Description = "Print JSON (the admin API's VDiskInfo list) instead of a table" };
+        var command = new Command("list", "List the vDisks: size, space used and allocated, exports") { json };
+        command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
+        {
+            IReadOnlyList<VDiskInfo> vdisks = await client.ListVDisksAsync(ct).ConfigureAwait(false);
+            if (parse.GetValue(json))
+                c.Env.Out.WriteLine(JsonSerializer.Serialize(vdisks, AdminJsonContext.Indented.IReadOnlyListVDiskInfo));
+            else if (vdisks.Count == 0)
+                c.Env.Out.WriteLine("No vDisks.");
+            else
+                c.Env.Console.Write(Table(vdisks));
+            return CliExitCode.Ok;
+        }));
+        return command;
+    }
+
+    private static Command ResizeCommand(Context c)
+    {
+        var name = NameArgument("The vDisk to resize");
+        var size = SizeOption("Its new capacity, e.g. 200GiB");
+        var shrink = new Option<bool>("--shrink") { Description = "Allow a smaller size; data beyond the new end is lost" };
+        var command = new Command("resize", "Change a vDisk's capacity; initiators see CAPACITY DATA HAS CHANGED") { name, size, shrink };
+        command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
+        {
+            VDiskInfo info = await client.ResizeVDiskAsync(parse.GetRequiredValue(name), parse.GetValue(size), parse.GetValue(shrink), ct).ConfigureAwait(false);
+            c.Env.Out.WriteLine($"Resized vDisk '{info.Name}' to {ByteSize.Format(info.CapacityBytes)} ({info.CapacityBytes} bytes).");
+            return CliExitCode.Ok;
+        }));
+        return command;
+    }
+
+    private static Command DeleteCommand(Context c)
+    {
+        var name = NameArgument("The vDisk to delete");
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (required when stdin is not a terminal)" };
+        var command = new Command("delete", "Delete a vDisk and all its data; its LUNs disappear from their targets") { name, yes };
+        command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
+        {
+            string vdisk = parse.GetRequiredValue(name);
+            if (!parse.GetValue(yes))
+            {
+                if (!c.Env.InputIsTerminal)
+                {
+                    c.Env.Error.WriteLine($"appliance: refusing to delete vDisk '{vdisk}' without confirmation: stdin is not a terminal, so pass --yes");
+                    return CliExitCode.Invalid;
+                }
+                // Ask only about a vDisk that exists; a typo should say so before the question.
+                IReadOnlyList<VDiskInfo> all = await client.ListVDisksAsync(ct).ConfigureAwait(false);
+                if (!all.Any(v => v.Name == vdisk))
+                    throw new AdminException(AdminError.NotFound, $"no vDisk is named '{vdisk}'");
+                c.Env.Error.Write($"Delete vDisk '{vdisk}' and all its data? [y/N] ");
+                string answer = (await c.Env.In.ReadLineAsync(ct).ConfigureAwait(false) ?? "").Trim();
+                if (!answer.Equals("y", StringComparison.OrdinalIgnoreCase) && !answer.Equals("yes", StringComparison.OrdinalIgnoreCase))
+                {
+                    c.Env.Error.WriteLine($"appliance: vDisk '{vdisk}' was not deleted");
+                    return CliExitCode.Failed;
+                }
+            }
+            await client.DeleteVDiskAsync(vdisk, ct).ConfigureAwait(false);
+            c.Env.Out.WriteLine($"Deleted vDisk '{vdisk}'.");
+            return CliExitCode.Ok;
+        }));
+        return command;
+    }
+
+    internal static Table Table(IReadOnlyList<VDiskInfo> vdisks)
+    {
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (string header in (string[])["NAME", "ID", "CONTAINER", "SIZE", "USED", "ALLOCATED", "BLOCK SIZE", "THIN", "EXPORTS"])
+            table.AddColumn(new TableColumn(header));
+        foreach (int right in (int[])[1, 3, 4, 5, 6])
+            table.Columns[right].RightAligned();
+        foreach (VDiskInfo v in vdisks)
+        {
+            table.AddRow(
+                new Text(v.Name),
+                new Text(v.Id.ToString(CultureInfo.InvariantCulture)),
+                new Text(v.Container),
+                new Text(ByteSize.Format(v.CapacityBytes)),
+                new Text(ByteSize.Format(v.UsedBytes)),
+                new Text(ByteSize.Format(v.AllocatedBytes)),
+                new Text(v.LogicalBlockSize.ToString(CultureInfo.InvariantCulture)),
+                new Text(v.Thin ? "yes" : "no"),
+                new Text(v.Exports.Count == 0 ? "-" : string.Join(", ", v.Exports)));
+        }
+        return table;
+    }
+
+    private static Argument<string> NameArgument(string description) => new("NAME") { Description = description };
+
+    private static Option<long> SizeOption(string description) => new("--size")
+    {
+        Description = description + " (B, KiB, MiB, GiB, TiB or KB, MB, GB, TB)",
+        HelpName = "SIZE",
+        Required = true,
+        CustomParser = ParseSize,
+    };
+
+    private static int ParseInt(ArgumentResult result, string option, Func<int, string?> check)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value))
+        {
+            result.AddError($"{option}: '{text}' is not a whole number");
+            return 0;
+        }
+        if (check(value) is { } problem)
+            result.AddError($"{option} {value} {problem}");
+        return value;
+    }
+
+    private static long ParseSize(ArgumentResult result)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (!ByteSize.TryParse(text, out long bytes, out string? error))
+        {
+            result.AddError($"--size: {error}");
+            return 0;
+        }
+        if (bytes <= 0)
+            result.AddError($"--size: '{text}' is not a usable size: it must be greater than 0");
+        return bytes;
+    }
+
+    // What every subcommand shares: where to write, and how to reach the appliance.
+    private sealed class Context(CliEnvironment env, Option<string?> socket, Option<string?> dataDir)
+    {
+        public CliEnvironment Env { get; } = env;
+
+        public async Task<int> RunAsync(ParseResult parse, Func<AdminClient, Task<int>> action)
+        {
+            string path = SocketLocator.Resolve(parse.GetValue(socket), parse.GetValue(dataDir), Env.GetVariable);
+            if (SocketLocator.Check(path) is { } problem)
+            {
+                Env.Error.WriteLine($"appliance: {problem}");
+                return CliExitCode.Invalid;
+            }
+            using var client = new AdminClient(path);
+            try
+            {
+                return await action(client).ConfigureAwait(false);
+            }
+            catch (AdminException e)
+            {
+                Env.Error.WriteLine($"appliance: {e.Message}");
+                return CliExitCode.Of(e.Error);
+            }
+            catch (AdminProtocolException e)
+            {
+                Env.Error.WriteLine($"appliance: {e.Message}");
+                return CliExitCode.Failed;
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+using System.Diagnostics.CodeAnalysis;
+
+namespace StorageAppliance.Metadata;
+
+public sealed partial class SqliteMetadataStore
+{
+    public bool TryGetBlock(long vdiskId, long block, [MaybeNullWhen(false)] out BlockRecord record)
+    {
+        ReadConnection r = RentReader();
+        SqliteStatement s = r.GetBlock;
+        try
+        {
+            s.Bind(1, vdiskId);
+            s.Bind(2, block);
+            if (s.Step())
+            {
+                record = new BlockRecord(vdiskId, block, s.Int64(0), s.Int32(1));
+                return true;
+            }
+            record = null;
+            return false;
+        }
+        finally
+        {
+            s.Reset();
+            ReturnReader(r);
+        }
+    }
+
+    public IReadOnlyList<BlockRecord> Blocks(long vdiskId)
+    {
+        ReadConnection r = RentReader();
+        SqliteStatement s = r.Blocks;
+        try
+        {
+            s.Bind(1, vdiskId);
+            var list = new List<BlockRecord>();
+            while (s.Step())
+                list.Add(new BlockRecord(vdiskId, s.Int64(0), s.Int64(1), s.Int32(2)));
+            return list;
+        }
+        finally
+        {
+            s.Reset();
+            ReturnReader(r);
+        }
+    }
+
+    public bool TryGetExtentId(ReadOnlySpan<byte> extentId, out long egroupId)
+    {
+        ReadConnection r = RentReader();
+        SqliteStatement s = r.GetExtentId;
+        try
+        {
+            s.BindBlob(1, extentId);
+            bool found = s.Step();
+            egroupId = found ? s.Int64(0) : 0;
+            return found;
+        }
+        finally
+        {
+            s.Reset();
+            ReturnReader(r);
+        }
+    }
+
+    public byte[]? GetValue(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ReadConnection r = RentReader();
+        SqliteStatement s = r.GetValue;
+        try
+        {
+            s.Bind(1, key);
+            return s.Step() ? s.Blob(0) : null;
+        }
+        finally
+        {
+            s.Reset();
+            ReturnReader(r);
+        }
+    }
+
+    public IReadOnlyList<PoolRecord> Pools() => ReadAll(static r => r.Pools, static s => new PoolRecord(s.Int64(0), s.Text(1)));
+
+    public IReadOnlyList<DiskRecord> Disks() => ReadAll(static r => r.Disks,
+        static s => new DiskRecord(s.Int64(0), s.Int64(1), s.Text(2), (StorageTier)s.Int32(3), s.Int64(4)));
+
+    public IReadOnlyList<ContainerRecord> Containers() => ReadAll(static r => r.Containers,
+        static s => new ContainerRecord(s.Int64(0), s.Text(1), s.Int64(2), s.Int32(3), s.Int64(4), s.Int64(5), s.Int32(6), s.Int64(7)));
+
+    public IReadOnlyList<VDiskRecord> VDisks() => ReadAll(static r => r.VDisks,
+        static s => new VDiskRecord(s.Int64(0), s.Text(1), s.Int64(2), s.Int64(3), s.Int32(4), s.Int32(5) != 0, (VDiskState)s.Int32(6), s.Int64(7)));
+
+    public IReadOnlyList<EgroupRecord> Egroups() => ReadAll(static r => r.Egroups,
+        static s => new EgroupRecord(s.Int64(0), s.Int64(1), s.Int64(2), s.Int64(3), s.Int32(4), s.Int32(5), s.Int64(6), s.Int64(7)));
+
+    public IReadOnlyList<ExtentRecord> Extents() => ReadAll(static r => r.Extents,
+        static s => new ExtentRecord(s.Int64(0), s.Int32(1), s.Int64(2), s.Int64(3), s.Int32(4)));
+
+    private List<T> ReadAll<T>(Func<ReadConnection, SqliteStatement> statement, Func<SqliteStatement, T> row)
+    {
+        ReadConnection r = RentReader();
+        SqliteStatement s = statement(r);
+        try
+        {
+            var list = new List<T>();
+            while (s.Step())
+                list.Add(row(s));
+            return list;
+        }
+        finally
+        {
+            s.Reset();
+            ReturnReader(r);
+        }
+    }
+
+    // Readers come from a small lock-free pool of idle connections; one is opened when none is idle, and one
+    // that finds the pool full is closed. No allocation when a reader is idle.
+    private ReadConnection RentReader()
+    {
+        ThrowIfDisposed();
+        ReadConnection?[] idle = _idleReaders;
+        for (int i = 0; i < idle.Length; i++)
+        {
+            if (Volatile.Read(ref idle[i]) is not null)
+            {
+                ReadConnection? r = Interlocked.Exchange(ref idle[i], null);
+                if (r is not null)
+                    return r;
+            }
+        }
+        return new ReadConnection(_path);
+    }
+
+    private void ReturnReader(ReadConnection reader)
+    {
+        ReadConnection?[] idle = _idleReaders;
+        for (int i = 0; i < idle.Length; i++)
+        {
+            if (Interlocked.CompareExchange(ref idle[i], reader, null) is null)
+            {
+                // Dispose may have swept the pool while this reader was out.
+                if (_disposed)
+                    Interlocked.Exchange(ref idle[i], null)?.Dispose();
+                return;
+            }
+        }
+        reader.Dispose();
+    }
+
+    /// <summary>A read-only connection with its statements, used by one thread at a time.</summary>
+    private sealed class ReadConnection : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly List<SqliteStatement> _all = new();
+
+        public ReadConnection(string path)
+        {
+            try
+            {
+                _connection = OpenConnection(path, SqliteOpenMode.ReadWrite);
+                SqliteSchema.Execute(_connection, null, "PRAGMA query_only = 1");
+                SetBusyTimeout(_connection, DefaultBusyTimeoutMs);
+            }
+            catch (SqliteException e)
+            {
+                _connection?.Dispose();
+                throw SqliteErrors.From(path, "open a reader connection", e);
+            }
+
+            sqlite3 db = _connection.Handle!;
+            try
+            {
+                GetBlock = Add(new(db, path, "SELECT egroup_id, slot FROM blocks WHERE vdisk_id = ?1 AND block = ?2", "read a vDisk map row"));
+                Blocks = Add(new(db, path, "SELECT block, egroup_id, slot FROM blocks WHERE vdisk_id = ?1 ORDER BY block", "read a vDisk map"));
+                GetExtentId = Add(new(db, path, "SELECT egroup_id FROM extent_ids WHERE extent_id = ?1", "read an extent id map row"));
+                GetValue = Add(new(db, path, "SELECT value FROM kv WHERE key = ?1", "read a named value"));
+                Pools = Add(new(db, path, "SELECT id, name FROM pools ORDER BY id", "read the pools"));
+                Disks = Add(new(db, path, "SELECT id, pool_id, path, tier, capacity_bytes FROM disks ORDER BY id", "read the disks"));
+                Containers = Add(new(db, path,
+                    "SELECT id, name, pool_id, replication_factor, max_capacity_bytes, reserved_capacity_bytes, vdisk_block_size, extent_group_size " +
+                    "FROM containers ORDER BY id", "read the containers"));
+                VDisks = Add(new(db, path,
+                    "SELECT id, name, container_id, capacity_bytes, logical_block_size, thin, state, created_unix_ms FROM vdisks ORDER BY id",
+                    "read the vDisks"));
+                Egroups = Add(new(db, path,
+                    "SELECT id, container_id, disk_id, owner_vdisk_id, slot_size, slot_count, disk_offset, created_unix_ms FROM egroups ORDER BY id",
+                    "read the extent group map"));
+                Extents = Add(new(db, path,
+                    "SELECT egroup_id, slot, owner_vdisk_id, block, ref_count FROM extents ORDER BY egroup_id, slot", "read the extents"));
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        public SqliteStatement GetBlock { get; } = null!;
+        public SqliteStatement Blocks { get; } = null!;
+        public SqliteStatement GetExtentId { get; } = null!;
+        public SqliteStatement GetValue { get; } = null!;
+        public SqliteStatement Pools { get; } = null!;
+        public SqliteStatement Disks { get; } = null!;
+        public SqliteStatement Containers { get; } = null!;
+        public SqliteStatement VDisks { get; } = null!;
+        public SqliteStatement Egroups { get; } = null!;
+        public SqliteStatement Extents { get; } = null!;
+
+        public void Dispose()
+        {
+            foreach (SqliteStatement s in _all)
+                s.Dispose();
+            _connection.Dispose();
+        }
+
+        private SqliteStatement Add(SqliteStatement s)
+        {
+            _all.Add(s);
+            return s;
+        }
+    }
+}
