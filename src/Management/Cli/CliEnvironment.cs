@@ -50,13 +50,20 @@ public sealed class CliEnvironment
     /// <summary>Tables go here; it writes to <see cref="Out"/>.</summary>
     public required IAnsiConsole Console { get; init; }
 
-    public static CliEnvironment FromConsole() => new()
+    public static CliEnvironment FromConsole()
     {
-        Out = System.Console.Out,
-        Error = System.Console.Error,
-        In = System.Console.In,
-        InputIsTerminal = !System.Console.IsInputRedirected,
-        GetVariable = Environment.GetEnvironmentVariable,
-        Console = AnsiConsole.Console,
-    };
+        IAnsiConsole console = AnsiConsole.Console;
+        // Piped output has no width; Spectre would assume 80 columns and cut the table to fit.
+        if (System.Console.IsOutputRedirected)
+            console.Profile.Width = 512;
+        return new()
+        {
+            Out = System.Console.Out,
+            Error = System.Console.Error,
+            In = System.Console.In,
+            InputIsTerminal = !System.Console.IsInputRedirected,
+            GetVariable = Environment.GetEnvironmentVariable,
+            Console = console,
+        };
+    }
 }

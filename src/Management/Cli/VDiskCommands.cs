@@ -158,9 +158,10 @@ public static class VDiskCommands
 
     internal static Table Table(IReadOnlyList<VDiskInfo> vdisks)
     {
-        var table = new Table().Border(TableBorder.Simple);
+        // Borderless, columns three spaces apart, like kubectl or docker ps; --json is for scripts.
+        var table = new Table().Border(TableBorder.None);
         foreach (string header in (string[])["NAME", "ID", "CONTAINER", "SIZE", "USED", "ALLOCATED", "BLOCK SIZE", "THIN", "EXPORTS"])
-            table.AddColumn(new TableColumn(header));
+            table.AddColumn(new TableColumn(header).Padding(0, 0, 3, 0));
         foreach (int right in (int[])[1, 3, 4, 5, 6])
             table.Columns[right].RightAligned();
         foreach (VDiskInfo v in vdisks)

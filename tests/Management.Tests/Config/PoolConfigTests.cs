@@ -226,6 +226,12 @@ public class PoolConfigTests
     }
 
     [Test]
+    public void ContainerNamingAPool_WhenOnlyTheImplicitOneExists_IsReportedWithIt()
+    {
+        Yaml.FailsAt("containers: [{name: a, pool: fast}]", 1, 30, "containers[0].pool", "no pool is named 'fast' (defined: default)");
+    }
+
+    [Test]
     public void ContainerWithoutPool_TakesTheOnlyExplicitPool()
     {
         const string yaml = "pools: [{name: only, disks: [{path: /d}]}]\ncontainers: [{name: a}, {name: b}]";

@@ -1,0 +1,117 @@
+using System.Text.RegularExpressions;
+using StorageAppliance.Management.Admin;
+
+namespace StorageAppliance.Management.Tests.Admin;
+
+/// <summary>
+/// An in-memory appliance: one container "default" (plus "small", 1 GiB, for NoSpace), one target,
+/// one config-defined vDisk "disk0". Checks what the real one checks, so every AdminError can be provoked.
+/// </summary>
+internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
+{
+    public const string Target = "iqn.2026-11.io.storageappliance:default";
+
+    private readonly object _lock = new();
+    private readonly List<VDiskInfo> _vdisks = [];
+    private long _nextId = 2;
+
+    public FakeApplianceAdmin(bool withConfigDisk = true)
+    {
+        if (withConfigDisk)
+            _vdisks.Add(new VDiskInfo(1, "disk0", "default", 8L << 30, 4096, 1L << 20, 512, true, true, [$"{Target}/0"]));
+    }
+
+    /// <summary>When set, every call is refused as Unavailable (the appliance is starting).</summary>
+    public bool Starting { get; set; }
+
+    /// <summary>When set, every call throws this (a bug in the appliance, not a refusal).</summary>
+    public Exception? Fault { get; set; }
+
+    public VDiskCreateRequest? LastCreate { get; private set; }
+
+    public (string Name, long Capacity, bool AllowShrink)? LastResize { get; private set; }
+
+    public List<string> Deleted { get; } = [];
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
+    private static partial Regex Name();
+
+    public IReadOnlyList<VDiskInfo> ListVDisks()
+    {
+        Enter();
+        lock (_lock)
+            return [.. _vdisks];
+    }
+
+    public VDiskInfo CreateVDisk(VDiskCreateRequest request)
+    {
+        Enter();
+        LastCreate = request;
+        if (!Name().IsMatch(request.Name))
+            throw new AdminException(AdminError.Invalid, $"'{request.Name}' is not a valid vDisk name");
+        if (request.LogicalBlockSize is not (512 or 4096))
+            throw new AdminException(AdminError.Invalid, $"block size {request.LogicalBlockSize} is not supported (use 512 or 4096)");
+        if (request.CapacityBytes <= 0 || request.CapacityBytes % request.LogicalBlockSize != 0)
+            throw new AdminException(AdminError.Invalid, $"size {request.CapacityBytes} is not a positive multiple of {request.LogicalBlockSize}");
+        if (request.Container is not ("default" or "small"))
+            throw new AdminException(AdminError.NotFound, $"no container is named '{request.Container}'");
+        if (request.Target is not null && request.Target != Target)
+            throw new AdminException(AdminError.NotFound, $"no target is named '{request.Target}'");
+        lock (_lock)
+        {
+            if (_vdisks.Exists(v => v.Name == request.Name))
+                throw new AdminException(AdminError.Conflict, $"a vDisk named '{request.Name}' exists");
+            if (request.Container == "small" && !request.Thin && request.CapacityBytes > 1L << 30)
+                throw new AdminException(AdminError.NoSpace, $"container 'small' has 1 GiB free; {request.CapacityBytes} bytes do not fit");
+            string[] exports = request.Target is null ? [] : [$"{request.Target}/{request.Lun ?? 1}"];
+            var info = new VDiskInfo(_nextId++, request.Name, request.Container, request.CapacityBytes, 0,
+                request.Thin ? 0 : request.CapacityBytes, request.LogicalBlockSize, request.Thin, false, exports);
+            _vdisks.Add(info);
+            return info;
+        }
+    }
+
+    public VDiskInfo ResizeVDisk(string name, long capacityBytes, bool allowShrink)
+    {
+        Enter();
+        LastResize = (name, capacityBytes, allowShrink);
+        lock (_lock)
+        {
+            int i = Find(name);
+            VDiskInfo v = _vdisks[i];
+            if (capacityBytes <= 0 || capacityBytes % v.LogicalBlockSize != 0)
+                throw new AdminException(AdminError.Invalid, $"size {capacityBytes} is not a positive multiple of {v.LogicalBlockSize}");
+            if (capacityBytes < v.CapacityBytes && !allowShrink)
+                throw new AdminException(AdminError.Invalid, $"shrinking '{name}' from {v.CapacityBytes} to {capacityBytes} bytes needs allowShrink");
+            _vdisks[i] = v with { CapacityBytes = capacityBytes };
+            return _vdisks[i];
+        }
+    }
+
+    public void DeleteVDisk(string name)
+    {
+        Enter();
+        lock (_lock)
+        {
+            int i = Find(name);
+            if (_vdisks[i].FromConfig)
+                throw new AdminException(AdminError.Conflict, $"vDisk '{name}' is defined in the config file; remove it there");
+            _vdisks.RemoveAt(i);
+            Deleted.Add(name);
+        }
+    }
+
+    private int Find(string name)
+    {
+        int i = _vdisks.FindIndex(v => v.Name == name);
+        return i >= 0 ? i : throw new AdminException(AdminError.NotFound, $"no vDisk is named '{name}'");
+    }
+
+    private void Enter()
+    {
+        if (Fault is { } fault)
+            throw fault;
+        if (Starting)
+            throw new AdminException(AdminError.Unavailable, "the appliance is starting");
+    }
+}
