@@ -238,8 +238,8 @@ public sealed partial class SqliteMetadataStore
     /// <summary>The writer's statements, prepared once when the store opens.</summary>
     private sealed class WriteStatements(sqlite3 db, string path) : IDisposable
     {
-        public readonly SqliteStatement Begin = new(db, path, "SELECT 1", "begin a transaction");
-        public readonly SqliteStatement CommitTx = new(db, path, "SELECT 1", "commit a transaction");
+        public readonly SqliteStatement Begin = new(db, path, "BEGIN IMMEDIATE", "begin a transaction");
+        public readonly SqliteStatement CommitTx = new(db, path, "COMMIT", "commit a transaction");
         public readonly SqliteStatement Rollback = new(db, path, "ROLLBACK", "roll back a transaction");
         public readonly SqliteStatement SetMeta = new(db, path, "UPDATE meta SET value = ?2 WHERE key = ?1", "write a meta value");
         public readonly SqliteStatement PutPool = new(db, path, "INSERT OR REPLACE INTO pools (id, name) VALUES (?1, ?2)", "write a pool");
