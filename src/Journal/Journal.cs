@@ -29,9 +29,10 @@ public sealed partial class Journal : IDisposable
     private string? _failure;
     private Timer? _flushTimer;
 
-    private sealed class Segment(long firstSequence, string path, IStorageFile file)
+    private sealed class Segment(long firstSequence, string path, IStorageFile file, uint nonce)
     {
         public long FirstSequence { get; } = firstSequence;
+        public uint Nonce { get; } = nonce;
         public long LastSequence { get; set; } = firstSequence - 1;
         public string Path { get; } = path;
         public IStorageFile File { get; } = file;
@@ -84,14 +85,14 @@ public sealed partial class Journal : IDisposable
         {
             string path = Path.Combine(_options.Directory, name);
             var file = _fs.Open(path, create: false);
-            long first = ReadSegmentHeader(file, path);
+            long first = ReadSegmentHeader(file, out uint nonce);
             if (first < 0)
             {
                 JournalLog.SegmentHeaderDamaged(_log, path);
                 file.Dispose();
                 continue;
             }
-            var segment = new Segment(first, path, file);
+            var segment = new Segment(first, path, file, nonce);
             long pos = SegmentHeaderSize;
             long length = file.Length;
             while (pos + JournalRecord.HeaderSize <= length)
@@ -105,7 +106,7 @@ public sealed partial class Journal : IDisposable
                 var entry = RentEntry();
                 var record = entry.RentData((int)size);
                 file.Read(record, pos);
-                if (!JournalRecord.TryRead(record, out var h, out _) || (last > 0 && h.Sequence != last + 1 && h.Sequence > drainedSequence))
+                if (!JournalRecord.TryRead(record, nonce, out var h, out _) || (last > 0 && h.Sequence != last + 1 && h.Sequence > drainedSequence))
                 {
                     ReturnEntry(entry);
                     break;
@@ -138,6 +139,60 @@ public sealed partial class Journal : IDisposable
         return recovered;
     }
 
+    /// <summary>
+    /// Reads back, in order, the intact records with sequence numbers in (<paramref name="after"/>,
+    /// <paramref name="upTo"/>] from the segments on disk (to apply them again after a failed checkpoint).
+    /// </summary>
+    public IReadOnlyList<JournalEntry> ReadBack(long after, long upTo)
+    {
+        List<Segment> segments;
+        lock (_appendLock)
+            segments = _segments.Where(s => s.LastSequence > after && s.FirstSequence <= upTo).ToList();
+        var result = new List<JournalEntry>();
+        Span<byte> header = stackalloc byte[JournalRecord.HeaderSize];
+        foreach (var segment in segments)
+        {
+            long pos = SegmentHeaderSize;
+            long length = segment.Tail;
+            while (pos + JournalRecord.HeaderSize <= length)
+            {
+                if (segment.File.Read(header, pos) < JournalRecord.HeaderSize || BinaryPrimitives.ReadUInt32LittleEndian(header) != JournalRecord.Magic)
+                    break;
+                int size = JournalRecord.Size((int)BinaryPrimitives.ReadUInt32LittleEndian(header[52..]));
+                long seq = (long)BinaryPrimitives.ReadUInt64LittleEndian(header[8..]);
+                if (seq <= after || seq > upTo)
+                {
+                    pos += size;
+                    continue;
+                }
+                var entry = RentEntry();
+                var record = entry.RentData(size);
+                segment.File.Read(record, pos);
+                if (!JournalRecord.TryRead(record, segment.Nonce, out var h, out _))
+                {
+                    ReturnEntry(entry);
+                    break;
+                }
+                Fill(entry, h);
+                entry.Recovered = true;
+                Interlocked.Add(ref _pendingBytes, size);
+                result.Add(entry);
+                pos += size;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Bytes of journal segments on disk (records not yet checkpointed, and the current segment).</summary>
+    public long DiskBytes
+    {
+        get
+        {
+            lock (_appendLock)
+                return _segments.Sum(s => s.Tail);
+        }
+    }
+
     /// <summary>Appends a write; the entry holds a copy of the data for reads until it is drained.</summary>
     public JournalEntry AppendWrite(long vdiskId, long offset, ReadOnlySpan<byte> data) =>
         Append(vdiskId, offset, data.Length, JournalRecordType.Write, data);
@@ -166,7 +221,7 @@ public sealed partial class Journal : IDisposable
             if (segment.Tail + size > _options.SegmentSize && segment.Tail > SegmentHeaderSize)
                 segment = Rollover(seq);
             var h = new JournalRecord.Header(seq, now, vdiskId, offset, length, type, 0, data.Length);
-            JournalRecord.WriteHeader(record, h, record.Slice(JournalRecord.HeaderSize, data.Length));
+            JournalRecord.WriteHeader(record, h, record.Slice(JournalRecord.HeaderSize, data.Length), segment.Nonce);
             try
             {
                 segment.File.Write(record, segment.Tail);
@@ -271,17 +326,22 @@ public sealed partial class Journal : IDisposable
     private Segment StartSegment(long firstSequence)
     {
         string path = Path.Combine(_options.Directory, $"seg-{firstSequence:D20}.jnl");
+        // After a torn tail the next sequence number can name a file that already exists: start it empty.
         var file = _fs.Open(path, create: true);
+        if (file.Length > 0)
+            file.SetLength(0);
+        uint nonce = (uint)Random.Shared.Next() ^ (uint)Environment.TickCount;
         Span<byte> header = stackalloc byte[SegmentHeaderSize];
         header.Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(header, SegmentMagic);
         BinaryPrimitives.WriteInt64LittleEndian(header[8..], firstSequence);
         BinaryPrimitives.WriteInt64LittleEndian(header[16..], DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        BinaryPrimitives.WriteUInt32LittleEndian(header[24..], nonce);
         BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Common.Crc32C.Compute(header[..60]));
         file.Write(header, 0);
         file.Flush();
         _fs.SyncDirectory(_options.Directory);
-        var segment = new Segment(firstSequence, path, file);
+        var segment = new Segment(firstSequence, path, file, nonce);
         lock (_appendLock)
         {
             _segments.Add(segment);
@@ -302,13 +362,15 @@ public sealed partial class Journal : IDisposable
         }
     }
 
-    private static long ReadSegmentHeader(IStorageFile file, string path)
+    private static long ReadSegmentHeader(IStorageFile file, out uint nonce)
     {
+        nonce = 0;
         Span<byte> header = stackalloc byte[SegmentHeaderSize];
         if (file.Read(header, 0) < SegmentHeaderSize || BinaryPrimitives.ReadUInt32LittleEndian(header) != SegmentMagic)
             return -1;
         if (BinaryPrimitives.ReadUInt32LittleEndian(header[60..]) != Common.Crc32C.Compute(header[..60]))
             return -1;
+        nonce = BinaryPrimitives.ReadUInt32LittleEndian(header[24..]);
         return BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
     }
 

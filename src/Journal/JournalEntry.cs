@@ -41,9 +41,15 @@ public sealed class JournalEntry
     /// <summary>An index let go of it; true when nothing holds it any more (it can be released).</summary>
     public bool RemoveReference() => Interlocked.Decrement(ref _references) == 0;
 
+    /// <summary>
+    /// Journal buffers have their own pool: thousands can be outstanding between a write and its drain,
+    /// far more than the shared pool keeps, and every miss there would be a fresh allocation for the GC.
+    /// </summary>
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(64 << 20, 8192);
+
     internal Span<byte> RentData(int length)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        _buffer = Pool.Rent(Math.Max(length, 1));
         return _buffer.AsSpan(0, length);
     }
 
@@ -51,7 +57,7 @@ public sealed class JournalEntry
     {
         if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Pool.Return(_buffer);
             _buffer = null;
         }
         Sequence = 0;

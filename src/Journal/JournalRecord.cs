@@ -15,7 +15,8 @@ public enum JournalRecordType : ushort
 /// <summary>
 /// The on-disk form of one journal record. Little-endian; 8-byte aligned; the CRC32C covers everything
 /// after the CRC field, payload included, so a torn or partly written record is recognised and ends the
-/// replay of its segment.
+/// replay of its segment. The CRC starts from the segment's random nonce, so a record left over from an
+/// earlier file of the same name can never pass for one of this segment.
 /// <code>
 ///  0 | magic 'SAJ1' (u32)      |  4 | crc32c (u32)                 |
 ///  8 | sequence (u64)                                              |
@@ -37,7 +38,7 @@ public static class JournalRecord
     public readonly record struct Header(long Sequence, long TimestampMs, long VDiskId, long Offset, long Length, JournalRecordType Type, ushort Flags, int PayloadLength);
 
     /// <summary>Writes the header (with the CRC over header and payload) into <paramref name="destination"/>.</summary>
-    public static void WriteHeader(Span<byte> destination, in Header h, ReadOnlySpan<byte> payload)
+    public static void WriteHeader(Span<byte> destination, in Header h, ReadOnlySpan<byte> payload, uint nonce)
     {
         var d = destination[..HeaderSize];
         BinaryPrimitives.WriteUInt32LittleEndian(d, Magic);
@@ -49,7 +50,7 @@ public static class JournalRecord
         BinaryPrimitives.WriteUInt16LittleEndian(d[48..], (ushort)h.Type);
         BinaryPrimitives.WriteUInt16LittleEndian(d[50..], h.Flags);
         BinaryPrimitives.WriteUInt32LittleEndian(d[52..], (uint)h.PayloadLength);
-        uint state = Crc32C.Update(Crc32C.InitialState, d[8..]);
+        uint state = Crc32C.Update(Crc32C.InitialState ^ nonce, d[8..]);
         state = Crc32C.Update(state, payload);
         int pad = Size(payload.Length) - HeaderSize - payload.Length;
         Span<byte> zeros = stackalloc byte[8];
@@ -62,7 +63,7 @@ public static class JournalRecord
     /// Reads and verifies the record at the start of <paramref name="source"/>. False when it is missing,
     /// torn or damaged (wrong magic, CRC, or a length that runs past the data).
     /// </summary>
-    public static bool TryRead(ReadOnlySpan<byte> source, out Header header, out ReadOnlySpan<byte> payload)
+    public static bool TryRead(ReadOnlySpan<byte> source, uint nonce, out Header header, out ReadOnlySpan<byte> payload)
     {
         header = default;
         payload = default;
@@ -73,7 +74,7 @@ public static class JournalRecord
             return false;
         int size = Size((int)payloadLength);
         uint crc = BinaryPrimitives.ReadUInt32LittleEndian(source[4..]);
-        if (Crc32C.Compute(source[8..size]) != crc)
+        if (Crc32C.Finish(Crc32C.Update(Crc32C.InitialState ^ nonce, source[8..size])) != crc)
             return false;
         header = new Header(
             (long)BinaryPrimitives.ReadUInt64LittleEndian(source[8..]),

@@ -92,7 +92,6 @@ public sealed class NfsService : IHostedService, IAsyncDisposable
         [
             (Nfs3Constants.Program, 3u, NfsEndPoint),
             (MountProgram.ProgramNumber, 3u, MountEndPoint),
-            (MountProgram.ProgramNumber, 1u, MountEndPoint),
         ]).ConfigureAwait(false);
 
         _flushStop = new CancellationTokenSource();

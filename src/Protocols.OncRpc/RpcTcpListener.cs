@@ -41,7 +41,8 @@ public sealed class RpcTcpListener : IAsyncDisposable
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let a second server
+            // bind the same port silently. (Rebinding over TIME_WAIT works without it.)
             if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
                 socket.DualMode = endPoint.Address.Equals(IPAddress.IPv6Any);
             socket.Bind(endPoint);

@@ -5,14 +5,18 @@ using StorageAppliance.Metadata;
 
 namespace StorageAppliance.VDisk;
 
-// The drainer: moves journaled writes into the extent store in batches.
+// The drainer: moves journaled writes into the extent store, in two steps like a database's WAL.
 //
-// One batch: take every undrained record up to sequence S; per block, apply its records in order to the
-// block's extent (allocating one, bottom-up, for a new block; moving the block off a failed disk);
-// flush the touched extent groups; commit the metadata (new extent groups, extents and vDisk map rows,
-// and "drained up to S") in one transaction; only then drop the records from memory and delete the
-// journal segments they filled. A crash anywhere before the commit replays the records, which is
-// harmless because applying them again gives the same result.
+// Apply (every round, about 5 times a second): take every durable undrained record up to sequence S;
+// per block, apply its records in order to the block's extent (allocating one for a new block; moving
+// the block off a failed disk) through the page cache; the new locations take effect in memory and the
+// records leave memory. Their metadata rows wait in the checkpoint batch.
+//
+// Checkpoint (every few seconds, when the journal grows, or on request): flush the extent groups written
+// since the last checkpoint, commit the metadata batch (bottom-up: extent groups, extents, vDisk map
+// rows, then "drained up to S") in one transaction, and only then delete the journal segments. A crash
+// anywhere before the commit replays the records from the journal, which is harmless: applying them
+// again gives the same result.
 public sealed partial class StorageEngine
 {
     private readonly AutoResetEvent _drainSignal = new(false);
@@ -21,6 +25,10 @@ public sealed partial class StorageEngine
     private Thread? _drainThread;
     private volatile bool _stopping;
     private long _lastStuckLog;
+    private MetadataBatch _checkpointBatch = new();
+    private long _appliedUpTo = -1;
+    private long _lastCheckpointTicks = Environment.TickCount64;
+    private volatile bool _checkpointRequested;
 
     private void StartDrainer()
     {
@@ -77,7 +85,12 @@ public sealed partial class StorageEngine
             try
             {
                 RunJobs();
-                DrainOnce();
+                ApplyRound();
+                bool due = waiters.Count > 0 || _checkpointRequested
+                    || Environment.TickCount64 - _lastCheckpointTicks >= (long)_options.CheckpointInterval.TotalMilliseconds
+                    || Journal.DiskBytes >= _options.CheckpointJournalBytes;
+                if (due)
+                    Checkpoint();
             }
             catch (Exception e)
             {
@@ -107,18 +120,27 @@ public sealed partial class StorageEngine
         public JournalEntry[] Entries { get; } = entries;
     }
 
-    /// <summary>One drain batch; returns the sequence number drained up to.</summary>
+    /// <summary>An apply round followed by a checkpoint (tests and shutdown); returns the checkpointed sequence.</summary>
     internal long DrainOnce()
     {
+        ApplyRound();
+        Checkpoint();
+        return Metadata.DrainedSequence;
+    }
+
+    /// <summary>Applies every durable undrained record to the extent store (page cache); returns the sequence applied up to.</summary>
+    internal long ApplyRound()
+    {
+        if (_appliedUpTo < 0)
+            _appliedUpTo = Metadata.DrainedSequence;
         long upTo = Journal.LastSequence;
-        long drained = Metadata.DrainedSequence;
-        if (upTo <= drained)
-            return drained;
+        if (upTo <= _appliedUpTo)
+            return _appliedUpTo;
 
         // Only durable records are applied in place: if the power went before the journal reached the
         // disk, a record the extent store already half holds must still be there to replay over it.
         if (!Journal.WaitDurableAsync(upTo).AsTask().GetAwaiter().GetResult())
-            return drained;
+            return _appliedUpTo;
 
         var work = new List<BlockWork>();
         int records = 0;
@@ -143,14 +165,13 @@ public sealed partial class StorageEngine
         // Blocks are written in vDisk and block order: neighbouring blocks share extent groups.
         work.Sort((a, b) => a.VDisk.Id != b.VDisk.Id ? a.VDisk.Id.CompareTo(b.VDisk.Id) : a.Block.CompareTo(b.Block));
 
-        var batch = new MetadataBatch();
         var newLocations = new Dictionary<EngineVDisk, Dictionary<long, SlotRef>>();
         long stuck = long.MaxValue;
         foreach (var w in work)
         {
             try
             {
-                if (ApplyBlock(w, batch, out var newLocation))
+                if (ApplyBlock(w, _checkpointBatch, out var newLocation))
                 {
                     if (!newLocations.TryGetValue(w.VDisk, out var map))
                         newLocations[w.VDisk] = map = new Dictionary<long, SlotRef>();
@@ -171,41 +192,72 @@ public sealed partial class StorageEngine
             }
         }
 
+        long applied = stuck == long.MaxValue ? upTo : Math.Max(_appliedUpTo, stuck - 1);
+        var released = new List<JournalEntry>();
+        foreach (var v in _byId.Values)
+            v.CompleteDrain(applied, newLocations.TryGetValue(v, out var map) ? map : null, released);
+        foreach (var e in released)
+            Journal.Release(e);
+        _appliedUpTo = applied;
+        EngineLog.Drained(_log, records, work.Count, applied);
+        return applied;
+    }
+
+    /// <summary>
+    /// Makes everything applied durable and trims the journal: flush the extent groups, commit the metadata
+    /// batch with the new drain point, delete the segments. On a disk failure the records since the last
+    /// checkpoint are read back from the journal and applied again (their blocks move off the failed disk).
+    /// </summary>
+    internal void Checkpoint()
+    {
+        _checkpointRequested = false;
+        long target = _appliedUpTo < 0 ? Metadata.DrainedSequence : _appliedUpTo;
+        if (target <= Metadata.DrainedSequence && _checkpointBatch.Count == 0)
+        {
+            _lastCheckpointTicks = Environment.TickCount64;
+            return;
+        }
         try
         {
             Extents.FlushDirty();
         }
         catch (DiskFailedException e)
         {
-            // Nothing of this batch is committed; the next round moves the failed disk's blocks elsewhere.
             EngineLog.DrainRetried(_log, e.Message);
-            Extents.AbortBatch();
-            return drained;
+            ReapplySinceCheckpoint();
+            return;
         }
-
-        long newDrained = stuck == long.MaxValue ? upTo : Math.Max(drained, stuck - 1);
-        batch.Add(new MetadataOp.SetDrainedSequence(newDrained));
+        _checkpointBatch.Add(new MetadataOp.SetDrainedSequence(target));
         try
         {
             lock (_commitLock)
-                Metadata.Commit(batch);
+                Metadata.Commit(_checkpointBatch);
         }
         catch (MetadataException e)
         {
+            // Everything stays as it is (applied, in the journal); the next checkpoint tries again.
             EngineLog.DrainCommitFailed(_log, e.Message);
-            Extents.AbortBatch();
-            return drained;
+            return;
         }
         Extents.AfterCommit();
+        _checkpointBatch = new MetadataBatch();
+        _lastCheckpointTicks = Environment.TickCount64;
+        Journal.Trim(target);
+    }
 
-        var released = new List<JournalEntry>();
-        foreach (var v in _byId.Values)
-            v.CompleteDrain(newDrained, newLocations.TryGetValue(v, out var map) ? map : null, released);
-        foreach (var e in released)
-            Journal.Release(e);
-        Journal.Trim(newDrained);
-        EngineLog.Drained(_log, records, work.Count, newDrained);
-        return newDrained;
+    /// <summary>After a failed flush: the records since the last checkpoint go back into the overlays to be applied again.</summary>
+    private void ReapplySinceCheckpoint()
+    {
+        long from = Metadata.DrainedSequence;
+        foreach (var e in Journal.ReadBack(from, _appliedUpTo))
+        {
+            if (_byId.TryGetValue(e.VDiskId, out var v) && !v.Deleted)
+                v.Index(e);
+            else
+                Journal.Release(e);
+        }
+        _appliedUpTo = from;
+        _checkpointRequested = true;
     }
 
     /// <summary>Applies one block's records; true with the block's new location when it changed.</summary>

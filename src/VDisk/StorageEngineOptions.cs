@@ -22,8 +22,14 @@ public sealed class StorageEngineOptions
     /// <summary>...or this long after the oldest pending write.</summary>
     public TimeSpan DrainInterval { get; init; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Largest number of journal records one drain batch takes.</summary>
-    public int MaxDrainRecords { get; init; } = 65536;
+    /// <summary>
+    /// Applied writes are checkpointed (extent groups flushed, metadata committed, journal trimmed) at least
+    /// this often. Between checkpoints the journal on disk still holds them, so a crash replays them.
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>...or as soon as the journal on disk grows past this.</summary>
+    public long CheckpointJournalBytes { get; init; } = 2L << 30;
 }
 
 /// <summary>A pool as the config declares it: disks with a tier and a capacity (0 = the free space of its file system).</summary>

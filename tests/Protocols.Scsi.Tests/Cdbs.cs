@@ -171,4 +171,93 @@ public static class Cdbs
         }
         return d;
     }
+
+    public static byte[] Reserve6() => [0x16, 0, 0, 0, 0, 0];
+
+    public static byte[] Release6() => [0x17, 0, 0, 0, 0, 0];
+
+    public static byte[] PersistentReserveIn(byte serviceAction, ushort allocation = 8192)
+    {
+        var c = new byte[10];
+        c[0] = 0x5E;
+        c[1] = serviceAction;
+        BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(7), allocation);
+        return c;
+    }
+
+    public static byte[] PersistentReserveOut(byte serviceAction, byte type = 0, uint listLength = 24, byte scope = 0)
+    {
+        var c = new byte[10];
+        c[0] = 0x5F;
+        c[1] = serviceAction;
+        c[2] = (byte)((scope << 4) | type);
+        BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(5), listLength);
+        return c;
+    }
+
+    /// <summary>The 24-byte basic PERSISTENT RESERVE OUT parameter list.</summary>
+    public static byte[] PrOutParameters(ulong key, ulong serviceActionKey = 0, bool allTargetPorts = false, bool aptpl = false, bool specIpt = false)
+    {
+        var d = new byte[24];
+        BinaryPrimitives.WriteUInt64BigEndian(d, key);
+        BinaryPrimitives.WriteUInt64BigEndian(d.AsSpan(8), serviceActionKey);
+        d[20] = (byte)((specIpt ? 0x08 : 0) | (allTargetPorts ? 0x04 : 0) | (aptpl ? 0x01 : 0));
+        return d;
+    }
+
+    /// <summary>A REGISTER AND MOVE parameter list with an iSCSI TransportID (format 01b with a port name, 00b with a bare name).</summary>
+    public static byte[] RegisterAndMoveParameters(ulong key, ulong serviceActionKey, ushort relativeTargetPort, string transportName, bool unregister = false, bool aptpl = false)
+    {
+        bool port = transportName.Contains(",i,0x", StringComparison.OrdinalIgnoreCase);
+        int nameLength = System.Text.Encoding.UTF8.GetByteCount(transportName) + 1;
+        int additional = Math.Max(20, (nameLength + 3) & ~3);
+        var d = new byte[24 + 4 + additional];
+        BinaryPrimitives.WriteUInt64BigEndian(d, key);
+        BinaryPrimitives.WriteUInt64BigEndian(d.AsSpan(8), serviceActionKey);
+        d[17] = (byte)((unregister ? 0x02 : 0) | (aptpl ? 0x01 : 0));
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(18), relativeTargetPort);
+        BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(20), (uint)(4 + additional));
+        d[24] = (byte)((port ? 0x40 : 0x00) | 0x05);
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(26), (ushort)additional);
+        System.Text.Encoding.UTF8.GetBytes(transportName, d.AsSpan(28));
+        return d;
+    }
+
+    public static byte[] ExtendedCopy(uint listLength)
+    {
+        var c = new byte[16];
+        c[0] = 0x83;
+        BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(10), listLength);
+        return c;
+    }
+
+    public static byte[] ReceiveCopyResults(byte serviceAction, byte listId = 0, uint allocation = 1024)
+    {
+        var c = new byte[16];
+        c[0] = 0x84;
+        c[1] = serviceAction;
+        c[2] = listId;
+        BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(10), allocation);
+        return c;
+    }
+
+    public static byte[] ReportTargetPortGroups(byte format = 0, uint allocation = 1024)
+    {
+        var c = new byte[12];
+        c[0] = 0xA3;
+        c[1] = (byte)((format << 5) | 0x0A);
+        BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(6), allocation);
+        return c;
+    }
+
+    public static byte[] WriteAtomic16(ulong lba, ushort blocks, byte flags = 0, ushort boundary = 0)
+    {
+        var c = new byte[16];
+        c[0] = 0x9C;
+        c[1] = flags;
+        BinaryPrimitives.WriteUInt64BigEndian(c.AsSpan(2), lba);
+        BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(10), boundary);
+        BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(12), blocks);
+        return c;
+    }
 }

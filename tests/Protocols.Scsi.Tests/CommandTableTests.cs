@@ -62,8 +62,9 @@ public class CdbValidationTests
 {
     [TestCase(0x02)]
     [TestCase(0x04)] // FORMAT UNIT
-    [TestCase(0x5E)] // PERSISTENT RESERVE IN
-    [TestCase(0x8B)] // ORWRITE
+    [TestCase(0x1D)] // SEND DIAGNOSTIC
+    [TestCase(0x56)] // RESERVE (10): only the 6-byte form
+    [TestCase(0x8C)] // READ ATTRIBUTE
     [TestCase(0xFF)]
     public void UnknownOperationCode_IsInvalidCommandOperationCode(int opcode)
     {
@@ -75,7 +76,10 @@ public class CdbValidationTests
     }
 
     [TestCase(0x9E, 0x1F)]
-    [TestCase(0xA3, 0x0A)] // REPORT TARGET PORT GROUPS: no ALUA here
+    [TestCase(0xA3, 0x05)] // REPORT IDENTIFYING INFORMATION
+    [TestCase(0x5E, 0x04)] // PERSISTENT RESERVE IN: service actions 0..3 only
+    [TestCase(0x84, 0x02)] // RECEIVE COPY RESULTS: 02h is not defined for LID1
+    [TestCase(0x83, 0x01)] // EXTENDED COPY (LID4)
     [TestCase(0xA3, 0x0D)]
     public void UnknownServiceAction_IsInvalidFieldAtTheServiceAction(int opcode, int serviceAction)
     {

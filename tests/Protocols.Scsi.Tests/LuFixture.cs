@@ -41,7 +41,8 @@ public sealed class LuFixture
         uint maxTransferBlocks = 32768,
         long prefetchCacheBytes = 32 << 20,
         bool clearUnitAttention = true,
-        bool honourStop = true)
+        bool honourStop = true,
+        byte[]? naa = null)
     {
         var memory = new MemoryVDisk(blocks * blockSize, supportsUnmap);
         var disk = new FaultyVDisk(memory);
@@ -49,7 +50,7 @@ public sealed class LuFixture
         {
             LogicalBlockSize = blockSize,
             SerialNumber = "SN0001",
-            NaaDesignator = Naa,
+            NaaDesignator = naa ?? Naa,
             ThinProvisioned = thin,
             WriteCacheEnabled = writeCache,
             ReadOnly = readOnly,

@@ -66,6 +66,9 @@ public sealed class PortmapperHost : IAsyncDisposable
         try
         {
             EmbeddedEndPoint = listener.Listen(portmapEndPoint, logListening: false);
+            // rpcbind lists itself (rpcinfo -p asks for program 100000's own port first).
+            for (uint v = 2; v <= 4; v++)
+                Registry.RegisterTcp(PortmapProgram.ProgramNumber, v, EmbeddedEndPoint, "superuser");
             _listener = listener;
             ActiveMode = PortmapperMode.Embedded;
             OncRpcLog.PortmapperListening(_log, EmbeddedEndPoint.ToString());

@@ -18,9 +18,9 @@ public sealed class PipeRpcClient : IAsyncDisposable
     private readonly Dictionary<uint, byte[]> _early = new();
     private uint _xid = 0x1000;
 
-    public PipeRpcClient(RpcServer server)
+    public PipeRpcClient(RpcServer server, System.Net.EndPoint? remote = null)
     {
-        _serverTask = server.RunConnectionAsync(new Duplex(_toServer.Reader, _toClient.Writer), null, null);
+        _serverTask = server.RunConnectionAsync(new Duplex(_toServer.Reader, _toClient.Writer), null, remote);
     }
 
     public static RpcServer NewServer(params IRpcProgram[] programs)

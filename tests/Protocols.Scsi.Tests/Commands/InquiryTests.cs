@@ -12,7 +12,7 @@ public class InquiryTests
         TaskAssert.Good(task);
         var d = task.DataIn.Span;
         Assert.That(d.Length, Is.EqualTo(96));
-        Assert.That(d[..8].ToArray(), Is.EqualTo(new byte[] { 0x00, 0x00, 0x06, 0x02, 91, 0x00, 0x00, 0x02 }));
+        Assert.That(d[..8].ToArray(), Is.EqualTo(new byte[] { 0x00, 0x00, 0x06, 0x02, 91, 0x18, 0x00, 0x02 }));
         Assert.That(Encoding.ASCII.GetString(d[8..16]), Is.EqualTo("STORAPPL"));
         Assert.That(Encoding.ASCII.GetString(d[16..32]), Is.EqualTo("vDisk           "));
         Assert.That(Encoding.ASCII.GetString(d[32..36]), Is.EqualTo("0001"));
@@ -178,12 +178,16 @@ public class VitalProductDataTests
         var f = LuFixture.Create();
         var d = Vpd(f, 0xB0);
         Assert.That(d.Length, Is.EqualTo(64), "SBC-3 page length 3Ch");
-        Assert.That(d[4] & 1, Is.EqualTo(1), "WSNZ");
+        Assert.That(d[4] & 1, Is.EqualTo(0), "WSNZ: zero blocks means to the end of the medium");
         Assert.That(LuFixture.U32(d, 8), Is.EqualTo(32768), "MAXIMUM TRANSFER LENGTH");
         Assert.That(LuFixture.U32(d, 20), Is.EqualTo(1u << 20), "MAXIMUM UNMAP LBA COUNT");
         Assert.That(LuFixture.U32(d, 24), Is.EqualTo(256), "MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT");
         Assert.That(LuFixture.U32(d, 28), Is.EqualTo(8), "OPTIMAL UNMAP GRANULARITY: 4 KiB of 512-byte blocks");
         Assert.That(LuFixture.U64(d, 36), Is.EqualTo(32768), "MAXIMUM WRITE SAME LENGTH");
+        Assert.That(LuFixture.U32(d, 44), Is.EqualTo(2048), "MAXIMUM ATOMIC TRANSFER LENGTH: 1 MiB");
+        Assert.That(LuFixture.U32(d, 48), Is.Zero, "ATOMIC ALIGNMENT");
+        Assert.That(LuFixture.U32(d, 52), Is.Zero, "ATOMIC TRANSFER LENGTH GRANULARITY");
+        Assert.That(LuFixture.U32(d, 56), Is.Zero, "no atomic boundaries");
     }
 
     [Test]

@@ -126,13 +126,23 @@ public class WriteSameTests
     }
 
     [Test]
-    public void UnmapWithNonZeroData_Writes()
+    public void UnmapWithNonZeroData_ReleasesTheRangeAsSbc3Allows()
     {
+        // SBC-3: with UNMAP=1 each LBA is either written or unmapped; this unit unmaps, and LBPRZ=1 makes it read zeros.
         var f = LuFixture.Create();
-        var block = f.Pattern(1);
-        TaskAssert.Good(f.Run(Cdbs.Block(0x41, 4, 2, 0x08), block));
-        Assert.That(f.Disk.Calls.Single().Operation, Is.EqualTo("write"));
-        Assert.That(f.DiskBytes(5, 1), Is.EqualTo(block));
+        f.Memory.Bytes[..(8 * 512)].Fill(0xFF);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x41, 4, 2, 0x08), f.Pattern(1)));
+        Assert.That(f.Disk.Calls.Single().Operation, Is.EqualTo("unmap"));
+        Assert.That(f.DiskBytes(4, 2), Is.All.Zero);
+        Assert.That(f.DiskBytes(6, 1), Is.All.EqualTo(0xFF));
+    }
+
+    [Test]
+    public void UnmapOnAThickUnit_IsInvalidFieldAtTheUnmapBit()
+    {
+        var f = LuFixture.Create(thin: false);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x41, 4, 2, 0x08), new byte[512]), 1, 3);
+        Assert.That(f.Disk.Calls, Is.Empty);
     }
 
     [Test]
@@ -165,12 +175,40 @@ public class WriteSameTests
     }
 
     [Test]
-    public void ZeroBlocksOrAboveTheMaximum_IsInvalidFieldAtTheLength()
+    public void AboveTheMaximum_GivenOrImpliedByZeroBlocks_IsInvalidFieldAtTheLength()
     {
         var f = LuFixture.Create(blocks: 65536 + 16);
+        // WSNZ=0: zero blocks means "to the end", here 65552 blocks, above the maximum of 32768.
         TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 0), new byte[512]), 10, 7);
         TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x41, 0, 0), new byte[512]), 7, 7);
+        TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x41, f.Blocks - 32769, 0), new byte[512]), 7, 7);
         TaskAssert.InvalidCdbField(f.Run(Cdbs.Block(0x93, 0, 65536, 0x08), new byte[512]), 10, 7);
+        Assert.That(f.Disk.Calls, Is.Empty);
+    }
+
+    [Test]
+    public void ZeroBlocks_WritesToTheEndOfTheMedium()
+    {
+        var f = LuFixture.Create(blocks: 2048);
+        var block = f.Pattern(1, seed: 3);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x41, 2000, 0), block));
+        for (ulong lba = 2000; lba < 2048; lba++)
+            Assert.That(f.DiskBytes(lba, 1), Is.EqualTo(block), $"LBA {lba}");
+        Assert.That(f.DiskBytes(1999, 1), Is.All.Zero);
+        // The largest range allowed: exactly MAXIMUM WRITE SAME LENGTH blocks from the end.
+        var big = LuFixture.Create(blocks: 40000);
+        TaskAssert.Good(big.Run(Cdbs.Block(0x93, 40000 - 32768, 0, 0x08), new byte[512]));
+        Assert.That(big.Disk.Unmaps.Single().Length, Is.EqualTo(32768L * 512));
+    }
+
+    [Test]
+    public void ZeroBlocksPastTheEnd_IsLbaOutOfRange()
+    {
+        var f = LuFixture.Create(blocks: 2048);
+        TaskAssert.Check(f.Run(Cdbs.Block(0x41, 2048, 0), new byte[512]), SenseCode.LbaOutOfRange);
+        TaskAssert.Check(f.Run(Cdbs.Block(0x41, 2049, 0), new byte[512]), SenseCode.LbaOutOfRange);
+        TaskAssert.Check(f.Run(Cdbs.Block(0x41, 0xFFFFFFFF, 0), new byte[512]), SenseCode.LbaOutOfRange);
+        TaskAssert.Check(f.Run(Cdbs.Block(0x93, 1UL << 63, 0), new byte[512]), SenseCode.LbaOutOfRange);
     }
 
     [Test]

@@ -28,6 +28,36 @@ public class ReadCapacityTests
         Assert.That(task.DataIn.ToArray(), Is.EqualTo(expected));
     }
 
+    [TestCase(512, 0, 0)]
+    [TestCase(512, 4096, 3)]
+    [TestCase(4096, 4096, 0)]
+    [TestCase(4096, 0, 0)]
+    public void ReadCapacity16_LogicalBlocksPerPhysicalBlockExponent(int logical, int physical, int exponent)
+    {
+        var memory = new TestDoubles.MemoryVDisk(1 << 20);
+        var unit = new LogicalUnit(memory, new LogicalUnitOptions
+        {
+            SerialNumber = "s",
+            NaaDesignator = LuFixture.Naa,
+            LogicalBlockSize = logical,
+            PhysicalBlockSize = physical,
+        }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var nexus = LuFixture.NewNexus("iqn.1994-05.com.example:h", 1);
+        unit.AddNexus(nexus);
+        var task = new ScsiTask { Nexus = nexus };
+        for (int i = 0; i < 2; i++) // the first reports the power-on unit attention
+        {
+            task.Reset();
+            task.Nexus = nexus;
+            Cdbs.ReadCapacity16(32).CopyTo(task.CdbBuffer, 0);
+            task.CdbLength = 16;
+            task.ExpectedTransferLength = 32;
+            unit.ExecuteAsync(task).AsTask().GetAwaiter().GetResult();
+        }
+        TaskAssert.Good(task);
+        Assert.That(task.DataIn.Span[13] & 0x0F, Is.EqualTo(exponent));
+    }
+
     [Test]
     public void ReadCapacity16_Thick_HasNoProvisioningBits()
     {

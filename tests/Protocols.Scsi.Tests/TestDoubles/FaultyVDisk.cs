@@ -40,7 +40,20 @@ public sealed class FaultyVDisk(IVDisk inner) : IVDisk
         remove => inner.CapacityChanged -= value;
     }
 
-    public IEnumerable<VDiskCall> Writes => Calls.Where(c => c.Operation == "write");
+    public IEnumerable<VDiskCall> Writes => Snapshot().Where(c => c.Operation == "write");
+
+    public IEnumerable<VDiskCall> Reads => Snapshot().Where(c => c.Operation == "read");
+
+    public IEnumerable<VDiskCall> Unmaps => Snapshot().Where(c => c.Operation == "unmap");
+
+    /// <summary>Awaited before each call reaches the inner vDisk: a test holds an operation in flight with it.</summary>
+    public Func<VDiskCall, Task>? BeforeCall { get; set; }
+
+    public VDiskCall[] Snapshot()
+    {
+        lock (Calls)
+            return Calls.ToArray();
+    }
 
     public ValueTask<IoStatus> ReadAsync(long offset, Memory<byte> destination, IoContext context) =>
         Run("read", offset, destination.Length, IoFlags.None, () =>
@@ -62,11 +75,22 @@ public sealed class FaultyVDisk(IVDisk inner) : IVDisk
 
     private ValueTask<IoStatus> Run(string operation, long offset, long length, IoFlags flags, Func<ValueTask<IoStatus>> call)
     {
+        var record = new VDiskCall(operation, offset, length, flags);
         lock (Calls)
-            Calls.Add(new VDiskCall(operation, offset, length, flags));
+            Calls.Add(record);
+        if (BeforeCall is { } before)
+            return AfterGate(before(record), operation, call);
         if (_failures.TryGetValue(operation, out var failure))
             return Asynchronous ? Later(() => new ValueTask<IoStatus>(failure)) : new(failure);
         return Asynchronous ? Later(call) : call();
+    }
+
+    private async ValueTask<IoStatus> AfterGate(Task gate, string operation, Func<ValueTask<IoStatus>> call)
+    {
+        await gate.ConfigureAwait(false);
+        if (_failures.TryGetValue(operation, out var failure))
+            return failure;
+        return await call().ConfigureAwait(false);
     }
 
     private static async ValueTask<IoStatus> Later(Func<ValueTask<IoStatus>> call)
