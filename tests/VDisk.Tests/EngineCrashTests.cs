@@ -162,7 +162,12 @@ public sealed class EngineCrashTests
                     bool fua = op < 25;
                     var status = h.Write(unit * 4096L, Version(unit, v), fua);
                     if (status != IoStatus.Ok)
-                        break; // the power went while writing
+                    {
+                        // The power went during this write. A write that failed may or may not have taken
+                        // effect (SCSI leaves the range indeterminate), but it is whole either way.
+                        written[unit].Add(v);
+                        break;
+                    }
                     written[unit].Add(v);
                     sinceDurable.Add((unit, v));
                     if (fua)
