@@ -25,6 +25,9 @@ public sealed partial class SqliteMetadataStore
             long drained = _drained;
             int failAfter = FailNextCommitAfterOps;
             FailNextCommitAfterOps = -1;
+            // Odd generation: a commit is running, so no reader reuses a snapshot; idle readers let theirs go.
+            Interlocked.Increment(ref _generation);
+            ReleaseIdleSnapshots();
             try
             {
                 _w.Begin.Run();
@@ -38,6 +41,7 @@ public sealed partial class SqliteMetadataStore
                     throw new MetadataException($"metadata store {_path}: injected failure after {ops.Count} ops");
                 BeforeTransactionCommit?.Invoke();
                 _w.CommitTx.Run();
+                Volatile.Write(ref _drained, drained);
             }
             catch (MetadataException e)
             {
@@ -51,7 +55,10 @@ public sealed partial class SqliteMetadataStore
                 MetadataLog.CommitFailed(_log, _path, ops.Count, e);
                 throw;
             }
-            Volatile.Write(ref _drained, drained);
+            finally
+            {
+                Interlocked.Increment(ref _generation);
+            }
         }
     }
 

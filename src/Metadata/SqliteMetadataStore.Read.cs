@@ -10,22 +10,20 @@ public sealed partial class SqliteMetadataStore
     {
         ReadConnection r = RentReader();
         SqliteStatement s = r.GetBlock;
+        bool ok = false;
         try
         {
             s.Bind(1, vdiskId);
             s.Bind(2, block);
-            if (s.Step())
-            {
-                record = new BlockRecord(vdiskId, block, s.Int64(0), s.Int32(1));
-                return true;
-            }
-            record = null;
-            return false;
+            bool found = s.Step();
+            record = found ? new BlockRecord(vdiskId, block, s.Int64(0), s.Int32(1)) : null;
+            ok = true;
+            return found;
         }
         finally
         {
             s.Reset();
-            ReturnReader(r);
+            ReturnReader(r, ok);
         }
     }
 
@@ -33,18 +31,20 @@ public sealed partial class SqliteMetadataStore
     {
         ReadConnection r = RentReader();
         SqliteStatement s = r.Blocks;
+        bool ok = false;
         try
         {
             s.Bind(1, vdiskId);
             var list = new List<BlockRecord>();
             while (s.Step())
                 list.Add(new BlockRecord(vdiskId, s.Int64(0), s.Int64(1), s.Int32(2)));
+            ok = true;
             return list;
         }
         finally
         {
             s.Reset();
-            ReturnReader(r);
+            ReturnReader(r, ok);
         }
     }
 
@@ -52,17 +52,19 @@ public sealed partial class SqliteMetadataStore
     {
         ReadConnection r = RentReader();
         SqliteStatement s = r.GetExtentId;
+        bool ok = false;
         try
         {
             s.BindBlob(1, extentId);
             bool found = s.Step();
             egroupId = found ? s.Int64(0) : 0;
+            ok = true;
             return found;
         }
         finally
         {
             s.Reset();
-            ReturnReader(r);
+            ReturnReader(r, ok);
         }
     }
 
@@ -71,15 +73,18 @@ public sealed partial class SqliteMetadataStore
         ArgumentNullException.ThrowIfNull(key);
         ReadConnection r = RentReader();
         SqliteStatement s = r.GetValue;
+        bool ok = false;
         try
         {
             s.Bind(1, key);
-            return s.Step() ? s.Blob(0) : null;
+            byte[]? value = s.Step() ? s.Blob(0) : null;
+            ok = true;
+            return value;
         }
         finally
         {
             s.Reset();
-            ReturnReader(r);
+            ReturnReader(r, ok);
         }
     }
 
@@ -104,39 +109,73 @@ public sealed partial class SqliteMetadataStore
     {
         ReadConnection r = RentReader();
         SqliteStatement s = statement(r);
+        bool ok = false;
         try
         {
             var list = new List<T>();
             while (s.Step())
                 list.Add(row(s));
+            ok = true;
             return list;
         }
         finally
         {
             s.Reset();
-            ReturnReader(r);
+            ReturnReader(r, ok);
         }
     }
 
     // Readers come from a small lock-free pool of idle connections; one is opened when none is idle, and one
     // that finds the pool full is closed. No allocation when a reader is idle.
+    //
+    // Snapshot reuse: a reader keeps its read transaction open between uses, tagged with the commit generation
+    // it was begun at, and reuses it while the generation is unchanged and even, i.e. while no commit has started
+    // since. A commit makes the generation odd before its COMMIT and even again after it, so a read that starts
+    // after Commit returned never reuses an older snapshot, and snapshots in use only ever move forward.
     private ReadConnection RentReader()
     {
         ThrowIfDisposed();
         ReadConnection?[] idle = _idleReaders;
-        for (int i = 0; i < idle.Length; i++)
+        ReadConnection? r = null;
+        for (int i = 0; i < idle.Length && r is null; i++)
         {
             if (Volatile.Read(ref idle[i]) is not null)
+                r = Interlocked.Exchange(ref idle[i], null);
+        }
+        r ??= new ReadConnection(_path);
+
+        long generation = Volatile.Read(ref _generation);
+        if (r.Snapshot != generation || (generation & 1) != 0)
+        {
+            try
             {
-                ReadConnection? r = Interlocked.Exchange(ref idle[i], null);
-                if (r is not null)
-                    return r;
+                r.EndSnapshot();
+                if ((generation & 1) == 0)
+                    r.BeginSnapshot(generation); // else: one statement, one snapshot, as without reuse
+            }
+            catch
+            {
+                r.Dispose();
+                throw;
             }
         }
-        return new ReadConnection(_path);
+        return r;
     }
 
-    private void ReturnReader(ReadConnection reader)
+    private void ReturnReader(ReadConnection reader, bool ok)
+    {
+        if (!ok)
+        {
+            // After an error the connection's state is unknown: do not pool it.
+            reader.Dispose();
+            return;
+        }
+        if (reader.Snapshot >= 0 && reader.Snapshot != Volatile.Read(ref _generation) && !TryEndSnapshot(reader))
+            return;
+        Pool(reader);
+    }
+
+    private void Pool(ReadConnection reader)
     {
         ReadConnection?[] idle = _idleReaders;
         for (int i = 0; i < idle.Length; i++)
@@ -152,11 +191,44 @@ public sealed partial class SqliteMetadataStore
         reader.Dispose();
     }
 
+    /// <summary>
+    /// Ends the read transactions of idle readers when a commit starts, so that old snapshots do not hold back
+    /// the checkpoint or the restart of the WAL. Readers in use end theirs when they come back.
+    /// </summary>
+    private void ReleaseIdleSnapshots()
+    {
+        ReadConnection?[] idle = _idleReaders;
+        for (int i = 0; i < idle.Length; i++)
+        {
+            if (Volatile.Read(ref idle[i]) is not { Snapshot: >= 0 })
+                continue;
+            ReadConnection? r = Interlocked.Exchange(ref idle[i], null);
+            if (r is not null && TryEndSnapshot(r))
+                Pool(r);
+        }
+    }
+
+    private static bool TryEndSnapshot(ReadConnection reader)
+    {
+        try
+        {
+            reader.EndSnapshot();
+            return true;
+        }
+        catch (MetadataException)
+        {
+            reader.Dispose();
+            return false;
+        }
+    }
+
     /// <summary>A read-only connection with its statements, used by one thread at a time.</summary>
     private sealed class ReadConnection : IDisposable
     {
         private readonly SqliteConnection _connection;
         private readonly List<SqliteStatement> _all = new();
+        private readonly SqliteStatement _begin = null!;
+        private readonly SqliteStatement _end = null!;
 
         public ReadConnection(string path)
         {
@@ -175,6 +247,8 @@ public sealed partial class SqliteMetadataStore
             sqlite3 db = _connection.Handle!;
             try
             {
+                _begin = Add(new(db, path, "BEGIN", "begin a read transaction"));
+                _end = Add(new(db, path, "COMMIT", "end a read transaction"));
                 GetBlock = Add(new(db, path, "SELECT egroup_id, slot FROM blocks WHERE vdisk_id = ?1 AND block = ?2", "read a vDisk map row"));
                 Blocks = Add(new(db, path, "SELECT block, egroup_id, slot FROM blocks WHERE vdisk_id = ?1 ORDER BY block", "read a vDisk map"));
                 GetExtentId = Add(new(db, path, "SELECT egroup_id FROM extent_ids WHERE extent_id = ?1", "read an extent id map row"));
@@ -198,6 +272,24 @@ public sealed partial class SqliteMetadataStore
                 Dispose();
                 throw;
             }
+        }
+
+        /// <summary>The commit generation its open read transaction was begun at, or -1 when none is open.</summary>
+        public long Snapshot { get; private set; } = -1;
+
+        /// <summary>Opens a read transaction: the next statement fixes its snapshot, and later ones share it.</summary>
+        public void BeginSnapshot(long generation)
+        {
+            _begin.Run();
+            Snapshot = generation;
+        }
+
+        public void EndSnapshot()
+        {
+            if (Snapshot < 0)
+                return;
+            Snapshot = -1;
+            _end.Run();
         }
 
         public SqliteStatement GetBlock { get; } = null!;

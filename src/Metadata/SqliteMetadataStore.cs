@@ -10,9 +10,10 @@ namespace StorageAppliance.Metadata;
 /// <summary>
 /// The embedded metadata store: one SQLite file in WAL mode with synchronous=FULL, so a batch is on disk when
 /// <see cref="Commit"/> returns (the engine trims its journal right after). One writer connection serialises
-/// commits; reads run on their own pooled connections and never wait for a running commit, each statement
-/// reading one committed snapshot (all or none of any batch). The file is locked (flock) for the life of the
-/// store, so a second appliance cannot open it.
+/// commits; reads run on their own pooled connections and never wait for a running commit, each read seeing one
+/// committed snapshot (all or none of any batch). A reader keeps its snapshot from one read to the next until a
+/// commit starts, which saves starting a WAL read transaction (two fcntl locks, ~5 µs) per lookup. The file is
+/// locked (flock) for the life of the store, so a second appliance cannot open it.
 /// </summary>
 public sealed partial class SqliteMetadataStore : IMetadataStore
 {
@@ -33,6 +34,8 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
     private readonly object _writeLock = new();
     private readonly object _idLock = new();
     private readonly ReadConnection?[] _idleReaders = new ReadConnection?[Math.Max(4, Environment.ProcessorCount * 2)];
+    // Commit generation: even when no commit is running, odd while one is; see RentReader.
+    private long _generation;
     private long _drained;
     private long _nextId;
     private long _reservedEnd;
