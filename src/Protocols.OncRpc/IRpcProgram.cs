@@ -22,4 +22,11 @@ public interface IRpcProgram
     /// valid until the returned task completes.
     /// </summary>
     ValueTask<RpcOutcome> HandleAsync(RpcCall call);
+
+    /// <summary>
+    /// True when the call should run on the thread pool instead of the connection's receive loop, so
+    /// the loop keeps reading while it blocks (e.g. a WRITE that waits for the page cache). Calls
+    /// that finish in a few microseconds are cheaper inline.
+    /// </summary>
+    bool RunOffLoop(RpcCall call) => false;
 }

@@ -15,7 +15,7 @@ namespace StorageAppliance.Protocols.OncRpc;
 /// (<see cref="ResultsOffset"/> bytes); results are written after it and the header is filled in when
 /// the call completes.
 /// </remarks>
-public sealed class RpcCall
+public sealed class RpcCall : IThreadPoolWorkItem
 {
     /// <summary>Record mark (4) + xid, REPLY, MSG_ACCEPTED, verifier flavor and length, accept_stat (24).</summary>
     public const int ResultsOffset = 28;
@@ -60,9 +60,16 @@ public sealed class RpcCall
 
     internal AcceptStat AcceptStat { get; set; }
 
+    /// <summary>The program a call queued to the thread pool runs in.</summary>
+    internal IRpcProgram? Handler { get; set; }
+
+    void IThreadPoolWorkItem.Execute() => Connection!.Invoke(this, Handler!);
+
     internal int ReplyLength { get; private set; }
 
     internal ReadOnlySpan<byte> Reply => _reply.AsSpan(0, ReplyLength);
+
+    internal ReadOnlyMemory<byte> ReplyMemory => _reply.AsMemory(0, ReplyLength);
 
     internal void SetRequest(byte[] record, int length)
     {
@@ -209,5 +216,6 @@ public sealed class RpcCall
         ReplyLength = 0;
         ProgramState = null;
         Connection = null;
+        Handler = null;
     }
 }

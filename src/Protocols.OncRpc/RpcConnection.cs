@@ -35,8 +35,14 @@ public sealed class RpcConnection
     private readonly IPAddress? _clientAddress;
     private readonly string _peer;
 
-    internal RpcConnection(RpcServer server, IDuplexPipe transport, EndPoint? local, EndPoint? remote)
+    /// <summary>Replies at least this large go straight to the stream when the transport allows it.</summary>
+    private const int DirectSendThreshold = 128 * 1024;
+
+    private readonly Func<ReadOnlyMemory<byte>, ValueTask>? _directSend;
+
+    internal RpcConnection(RpcServer server, IDuplexPipe transport, EndPoint? local, EndPoint? remote, Func<ReadOnlyMemory<byte>, ValueTask>? directSend = null)
     {
+        _directSend = directSend;
         _server = server;
         _transport = transport;
         LocalEndPoint = local;
@@ -259,6 +265,18 @@ public sealed class RpcConnection
             return;
         }
 
+        if (program.RunOffLoop(call))
+        {
+            call.Handler = program;
+            ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
+            return;
+        }
+        Invoke(call, program);
+    }
+
+    /// <summary>Runs a call's handler and completes it (inline, or on the thread pool for off-loop calls).</summary>
+    internal void Invoke(RpcCall call, IRpcProgram program)
+    {
         ValueTask<RpcOutcome> pending;
         try
         {
@@ -382,7 +400,18 @@ public sealed class RpcConnection
                 }
                 while (work.TryDequeue(out var call))
                 {
-                    output.Write(call.Reply);
+                    if (_directSend is not null && call.ReplyLength >= DirectSendThreshold)
+                    {
+                        // Keep the order: what is buffered goes first, then the large reply without a copy.
+                        var pending = await output.FlushAsync().ConfigureAwait(false);
+                        if (pending.IsCompleted || pending.IsCanceled)
+                            throw new IOException("the client stopped reading");
+                        await _directSend(call.ReplyMemory).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        output.Write(call.Reply);
+                    }
                     lock (_outLock)
                         ReleaseLocked(call);
                 }

@@ -37,9 +37,13 @@ public sealed class RpcServer
     internal bool TryFind(uint program, out IRpcProgram handler) => _programs.TryGetValue(program, out handler!);
 
     /// <summary>Runs one connection to completion; the caller owns the transport.</summary>
-    public Task RunConnectionAsync(IDuplexPipe transport, EndPoint? local, EndPoint? remote)
+    /// <param name="directSend">
+    /// Optional: writes bytes straight to the transport's stream. Large replies (READ data) then skip
+    /// the copy into the output pipe.
+    /// </param>
+    public Task RunConnectionAsync(IDuplexPipe transport, EndPoint? local, EndPoint? remote, Func<ReadOnlyMemory<byte>, ValueTask>? directSend = null)
     {
-        var c = new RpcConnection(this, transport, local, remote);
+        var c = new RpcConnection(this, transport, local, remote, directSend);
         _connections[c] = 0;
         return c.RunAsync();
     }

@@ -102,7 +102,7 @@ public sealed class RpcTcpListener : IAsyncDisposable
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
         try
         {
-            await _server.RunConnectionAsync(new DuplexPipe(reader, writer), client.LocalEndPoint, client.RemoteEndPoint).ConfigureAwait(false);
+            await _server.RunConnectionAsync(new DuplexPipe(reader, writer), client.LocalEndPoint, client.RemoteEndPoint, m => stream.WriteAsync(m)).ConfigureAwait(false);
         }
         catch (Exception e)
         {

@@ -75,6 +75,17 @@ public sealed partial class Nfs3Program : IRpcProgram
         }
     }
 
+    /// <summary>
+    /// WRITE and COMMIT can wait in the kernel (page cache write-back, fsync), and large READs copy a lot:
+    /// they run off the receive loop so the connection keeps reading the calls behind them.
+    /// </summary>
+    public bool RunOffLoop(RpcCall call) => call.Procedure switch
+    {
+        7 or 21 => true,
+        6 => call.Arguments.Length >= 16 && System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(call.Arguments[^4..]) >= 65536,
+        _ => false,
+    };
+
     /// <summary>Resolves a handle and checks that the client may use its export.</summary>
     private Nfsstat3 Resolve(RpcCall call, ReadOnlySpan<byte> handle, out Export export, out NfsNode node)
     {
