@@ -139,6 +139,39 @@ public class PortmapperTests
     }
 
     [Test]
+    public async Task System_mode_registers_with_a_running_rpcbind_and_unregisters_at_stop()
+    {
+        // A stand-in for the system rpcbind: our own portmapper on a free port.
+        var registry = new PortmapRegistry();
+        var server = PipeRpcClient.NewServer(new PortmapProgram(registry));
+        await using var listener = new RpcTcpListener(server, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        var rpcbind = listener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
+        registry.Set(new PortmapEntry(100003, 3, "tcp", "0.0.0.0.8.1", "kernel")); // someone else's stale registration
+
+        await using var host = new PortmapperHost(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        await host.StartAsync(PortmapperMode.Auto, rpcbind, [(100003u, 3u, new IPEndPoint(IPAddress.Loopback, 7049)), (100005u, 3u, new IPEndPoint(IPAddress.Loopback, 7048))]);
+        Assert.That(host.ActiveMode, Is.EqualTo(PortmapperMode.System));
+        Assert.That(registry.Find(100003, 3, "tcp", false)!.Value.Port, Is.EqualTo(7049), "ours replaces the stale mapping");
+        Assert.That(registry.Find(100005, 3, "tcp", false)!.Value.Port, Is.EqualTo(7048));
+        await host.StopAsync();
+        Assert.That(registry.Find(100003, 3, "tcp", false), Is.Null);
+        Assert.That(registry.Find(100005, 3, "tcp", false), Is.Null);
+    }
+
+    [Test]
+    public async Task System_mode_without_rpcbind_says_so_and_runs_without()
+    {
+        await using var host = new PortmapperHost(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        // A port nothing listens on.
+        var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int free = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        await host.StartAsync(PortmapperMode.System, new IPEndPoint(IPAddress.Loopback, free), [(100003u, 3u, new IPEndPoint(IPAddress.Loopback, 7049))]);
+        Assert.That(host.ActiveMode, Is.EqualTo(PortmapperMode.Off));
+    }
+
+    [Test]
     public void Universal_addresses_round_trip()
     {
         string ua = PortmapRegistry.ToUniversalAddress(new IPEndPoint(IPAddress.Parse("10.1.2.3"), 2049));
