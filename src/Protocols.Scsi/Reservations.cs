@@ -274,22 +274,32 @@ public sealed partial class LogicalUnit
 
     /// <summary>
     /// Saves the state when APTPL asks for it, or an empty blob when APTPL was just turned off. Called under
-    /// <see cref="_prOutGate"/> (one PERSISTENT RESERVE OUT at a time) before the command's status.
+    /// <see cref="_prOutGate"/> (one PERSISTENT RESERVE OUT at a time) before the command's status; false when the store failed.
     /// </summary>
-    private void PersistIfNeeded()
+    private bool PersistIfNeeded()
     {
         var store = _reservationStore;
         if (store is null)
-            return;
+            return true;
         byte[] state;
         lock (_prLock)
         {
             if (!_aptpl && !_persisted)
-                return;
+                return true;
             state = _aptpl && (_registrations.Count > 0) ? SerializeState() : [];
             _persisted = _aptpl;
         }
-        store.Save(UnitKey, state);
+        try
+        {
+            store.Save(UnitKey, state);
+            return true;
+        }
+        catch (Exception e)
+        {
+            // The change stands in memory but could be lost by a restart: the initiator is told it failed.
+            ScsiLog.ReservationStateNotSaved(_log, _vdisk.Name, e);
+            return false;
+        }
     }
 
     /// <summary>

@@ -23,4 +23,10 @@ internal static partial class ScsiLog
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "vDisk {Name}: PREEMPT AND ABORT did not see every preempted task end: {Reason}")]
     public static partial void PreemptAbortIncomplete(ILogger logger, string name, string reason);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "vDisk {Name}: {Nexus} PERSISTENT RESERVE OUT {Action}: {Registrations} registrations, reservation type {Type:x}, generation {Generation}")]
+    public static partial void ReservationChanged(ILogger logger, string name, ITNexus nexus, string action, int registrations, byte type, uint generation);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Error, Message = "vDisk {Name}: the reservation state (APTPL) could not be saved")]
+    public static partial void ReservationStateNotSaved(ILogger logger, string name, Exception exception);
 }

@@ -197,12 +197,15 @@ public static class Paths
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>out/appliance, built by `make build` (the test run builds it first).</summary>
+    /// <summary>
+    /// out/appliance, built by `make build` (the test run builds it first), or the binary SA_APPLIANCE names
+    /// (a build published elsewhere, e.g. `dotnet publish src/Host -c Release -o DIR` while out/ is rebuilt).
+    /// </summary>
     public static string Appliance
     {
         get
         {
-            string path = Path.Combine(RepoRoot, "out", "appliance");
+            string path = Environment.GetEnvironmentVariable("SA_APPLIANCE") ?? Path.Combine(RepoRoot, "out", "appliance");
             if (!File.Exists(path))
                 Assert.Fail($"{path} is missing: run `make build` (make test does it)");
             return path;

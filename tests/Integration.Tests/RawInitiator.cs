@@ -27,7 +27,7 @@ public sealed class RawInitiator : IDisposable
     public uint CmdSN => _cmdSN;
 
     /// <summary>Logs in straight to full feature phase (operational stage only) and returns the status class/detail.</summary>
-    public ushort Login(string initiator, string target, string headerDigest = "None", int maxRecv = 8192)
+    public ushort Login(string initiator, string target, string headerDigest = "None", int maxRecv = 8192, uint? isidQualifier = null)
     {
         var text = new StringBuilder();
         text.Append($"InitiatorName={initiator}\0SessionType=Normal\0TargetName={target}\0");
@@ -39,7 +39,8 @@ public sealed class RawInitiator : IDisposable
         bhs[1] = 0x80 | (1 << 2) | 3; // T, CSG=1 (operational), NSG=3 (full feature)
         SetLength(bhs, data.Length);
         bhs[8] = 0x40; // ISID type "random"
-        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(9), (uint)Random.Shared.Next());
+        // A fixed qualifier names the same initiator port (I_T nexus) across logins, as reservations need.
+        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(9), isidQualifier ?? (uint)Random.Shared.Next());
         BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(16), _itt++);
         BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(24), _cmdSN);
         Send(bhs, data, digest: false);
@@ -102,6 +103,78 @@ public sealed class RawInitiator : IDisposable
                 return (h[3], data.ToArray());
             }
         }
+    }
+
+    /// <summary>
+    /// Sends a data-out SCSI command with all its data as immediate data (at most 64 KiB, the default
+    /// FirstBurstLength) and returns the status and the sense data of the SCSI Response.
+    /// </summary>
+    public (byte Status, byte[] Sense) ScsiCommandOut(byte[] cdb, byte[] data, int lun = 0)
+    {
+        if (data.Length > 65536)
+            throw new ArgumentException("at most 64 KiB of immediate data", nameof(data));
+        var bhs = new byte[48];
+        bhs[0] = 0x01;
+        bhs[1] = (byte)(0x80 | (data.Length > 0 ? 0x20 : 0) | 0x01); // F, W, simple
+        bhs[9] = (byte)lun;
+        SetLength(bhs, data.Length);
+        uint itt = _itt++;
+        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(16), itt);
+        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(20), (uint)data.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(24), _cmdSN++);
+        cdb.CopyTo(bhs, 32);
+        Send(bhs, data, HeaderDigest);
+        while (true)
+        {
+            var (h, d) = ReceivePdu(HeaderDigest);
+            if ((h[0] & 0x3f) != 0x21 || BinaryPrimitives.ReadUInt32BigEndian(h.AsSpan(16)) != itt)
+                continue;
+            byte[] sense = d.Length >= 2 ? d.AsSpan(2, Math.Min(d.Length - 2, (d[0] << 8) | d[1])).ToArray() : [];
+            return (h[3], sense);
+        }
+    }
+
+    /// <summary>As <see cref="ScsiCommandIn"/>, with the sense data of a CHECK CONDITION (the SCSI Response data segment).</summary>
+    public (byte Status, byte[] Data, byte[] Sense) ScsiCommandInWithSense(byte[] cdb, int expectedLength, int lun = 0)
+    {
+        var bhs = new byte[48];
+        bhs[0] = 0x01;
+        bhs[1] = (byte)(0x80 | (expectedLength > 0 ? 0x40 : 0) | 0x01);
+        bhs[9] = (byte)lun;
+        uint itt = _itt++;
+        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(16), itt);
+        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(20), (uint)expectedLength);
+        BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(24), _cmdSN++);
+        cdb.CopyTo(bhs, 32);
+        Send(bhs, [], HeaderDigest);
+        var data = new List<byte>();
+        while (true)
+        {
+            var (h, d) = ReceivePdu(HeaderDigest);
+            if (BinaryPrimitives.ReadUInt32BigEndian(h.AsSpan(16)) != itt)
+                continue;
+            int opcode = h[0] & 0x3f;
+            if (opcode == 0x25)
+            {
+                data.AddRange(d);
+                if ((h[1] & 0x01) != 0)
+                    return (h[3], data.ToArray(), []);
+            }
+            else if (opcode == 0x21)
+            {
+                byte[] sense = d.Length >= 2 ? d.AsSpan(2, Math.Min(d.Length - 2, (d[0] << 8) | d[1])).ToArray() : [];
+                return (h[3], data.ToArray(), sense);
+            }
+        }
+    }
+
+    /// <summary>TEST UNIT READY until GOOD (unit attentions after login are consumed); false after 10 tries.</summary>
+    public bool ClearUnitAttentions(int lun = 0)
+    {
+        for (int i = 0; i < 10; i++)
+            if (ScsiCommandIn([0x00, 0, 0, 0, 0, 0], 0, lun).Status == 0)
+                return true;
+        return false;
     }
 
     public void Send(byte[] bhs, byte[] data, bool digest)

@@ -24,6 +24,44 @@ public class ScsiTargetTests
     }
 
     [Test]
+    public void AUnitsAbortRequest_ReachesEveryTargetThatExportsIt_WithItsLun()
+    {
+        var registry = new LogicalUnitRegistry();
+        var unit = new LogicalUnit(new MemoryVDisk(1 << 20), new LogicalUnitOptions { SerialNumber = "s", NaaDesignator = LuFixture.Naa }, NullLogger.Instance);
+        var a = new ScsiTarget("iqn.2026-11.io.storageappliance:a", NullLogger.Instance, registry);
+        var b = new ScsiTarget("iqn.2026-11.io.storageappliance:b", NullLogger.Instance, registry);
+        a.AddLogicalUnit(0, unit);
+        b.AddLogicalUnit(7, unit);
+        var seen = new List<(string, ulong, int)>();
+        a.AbortTasksRequested += r => seen.Add(("a", r.Lun, r.Nexuses.Count));
+        b.AbortTasksRequested += r =>
+        {
+            seen.Add(("b", r.Lun, r.Nexuses.Count));
+            r.Track(Task.CompletedTask);
+        };
+        // A PREEMPT AND ABORT through target a, preempting a nexus of target b.
+        var na = LuFixture.NewNexus("iqn.1994-05.com.example:h1", 1, "iqn.2026-11.io.storageappliance:a,t,0x0001");
+        var nb = LuFixture.NewNexus("iqn.1994-05.com.example:h2", 1, "iqn.2026-11.io.storageappliance:b,t,0x0001");
+        a.AddNexus(na);
+        b.AddNexus(nb);
+        Run(a, na, 0, Cdbs.TestUnitReady());
+        Run(b, nb, 7, Cdbs.TestUnitReady());
+        TaskAssert.Good(RunOut(a, na, 0, Cdbs.PersistentReserveOut(0x06), Cdbs.PrOutParameters(0, 1)));
+        TaskAssert.Good(RunOut(b, nb, 7, Cdbs.PersistentReserveOut(0x06), Cdbs.PrOutParameters(0, 2)));
+        TaskAssert.Good(RunOut(a, na, 0, Cdbs.PersistentReserveOut(0x05, LogicalUnit.PrExclusiveAccess), Cdbs.PrOutParameters(1, 2)));
+        Assert.That(seen, Is.EquivalentTo(new[] { ("a", 0UL, 1), ("b", 7UL, 1) }));
+        Assert.That(registry.Find(LuFixture.Naa), Is.SameAs(unit));
+    }
+
+    private static ScsiTask RunOut(ScsiTarget target, ITNexus nexus, ulong lun, byte[] cdb, byte[] data)
+    {
+        var task = new ScsiTask { Nexus = nexus, Lun = lun, CdbLength = cdb.Length, ExpectedTransferLength = (uint)data.Length, DataOut = data };
+        cdb.CopyTo(task.CdbBuffer, 0);
+        target.ExecuteAsync(task).AsTask().Wait();
+        return task;
+    }
+
+    [Test]
     public void MissingLun_InquiryHasQualifier011b()
     {
         var (target, _, nexus) = Create();

@@ -72,4 +72,16 @@ public class UnitAttentionTests
         Assert.That(task.Sense[0], Is.EqualTo(0x72));
         Assert.That(TaskAssert.Check(task, SenseCode.ModeParametersChanged).Descriptor, Is.True);
     }
+
+    [Test]
+    public void CapacityChange_ReachesEveryNexus()
+    {
+        var f = LuFixture.Create();
+        var other = f.AddNexus();
+        f.Memory.Resize(4096 * 512);
+        Assert.That(f.Unit.PendingUnitAttentions(f.Nexus), Is.EqualTo(new[] { SenseCode.CapacityDataHasChanged }));
+        Assert.That(f.Unit.PendingUnitAttentions(other), Is.EqualTo(new[] { SenseCode.CapacityDataHasChanged }));
+        TaskAssert.Check(f.Run(Cdbs.TestUnitReady(), nexus: other), SenseCode.CapacityDataHasChanged);
+        TaskAssert.Good(f.Run(Cdbs.TestUnitReady(), nexus: other));
+    }
 }

@@ -61,7 +61,7 @@ public sealed partial class LogicalUnit
     {
         long offset = (long)(lba << BlockShift);
         byte[] current = ArrayPool<byte>.Shared.Rent(length);
-        var lease = await _gate.EnterAsync(lba, (ulong)(length >> BlockShift), exclusive: false).ConfigureAwait(false);
+        var lease = await _gate.EnterAsync(lba, (ulong)(length >> BlockShift), exclusive: true).ConfigureAwait(false);
         try
         {
             IoStatus status = await _vdisk.ReadAsync(offset, current.AsMemory(0, length), task.Nexus.IoContext).ConfigureAwait(false);

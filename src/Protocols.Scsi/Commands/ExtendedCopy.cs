@@ -190,14 +190,13 @@ public sealed partial class LogicalUnit
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CopySegments(ScsiTask task, CopyTarget[] targets, int segmentsStart, int segments, CopyRecord? record)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
         int segment = 0;
         try
         {
             for (; segment < segments; segment++)
             {
                 int at = segmentsStart + segment * BlockToBlockLength;
-                var failure = await CopySegment(task, targets, at, buffer, record).ConfigureAwait(false);
+                var failure = await CopySegment(task, targets, at, record).ConfigureAwait(false);
                 if (failure is SenseCode code)
                 {
                     task.SetCheckCondition(code, DescriptorSense, null, SenseKeySpecific.ParameterField((ushort)at), (uint)segment);
@@ -210,7 +209,6 @@ public sealed partial class LogicalUnit
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
             if (record is not null)
             {
                 if (task.Status != ScsiStatus.Good)
@@ -220,20 +218,35 @@ public sealed partial class LogicalUnit
         }
     }
 
-    /// <summary>Copies one block-to-block segment; returns the COPY ABORTED sense code when it cannot.</summary>
-    private async ValueTask<SenseCode?> CopySegment(ScsiTask task, CopyTarget[] targets, int at, byte[] buffer, CopyRecord? record)
+    /// <summary>Chunks of one segment copied at the same time: reads of some overlap writes of others.</summary>
+    private const int CopyLanes = 4;
+
+    /// <summary>One segment being copied: the chunks are handed out to the lanes in order.</summary>
+    private sealed class SegmentCopy(LogicalUnit source, LogicalUnit destination, ulong sourceLba, ulong destinationLba, long bytes, IoFlags flags, IoContext context, CopyRecord? record)
     {
-        ReadOnlyMemory<byte> descriptor = task.DataOut.Slice(at, BlockToBlockLength);
-        var (dc, sourceIndex, destinationIndex, blocks, sourceLba, destinationLba) = ReadSegment(descriptor.Span);
+        public readonly LogicalUnit Source = source;
+        public readonly LogicalUnit Destination = destination;
+        public readonly ulong SourceLba = sourceLba;
+        public readonly ulong DestinationLba = destinationLba;
+        public readonly long Bytes = bytes;
+        public readonly IoFlags Flags = flags;
+        public readonly IoContext Context = context;
+        public readonly CopyRecord? Record = record;
+        public long NextChunk = -1;
+        public volatile bool Failed;
+    }
+
+    /// <summary>Copies one block-to-block segment; returns the COPY ABORTED sense code when it cannot.</summary>
+    private async ValueTask<SenseCode?> CopySegment(ScsiTask task, CopyTarget[] targets, int at, CopyRecord? record)
+    {
+        var (dc, sourceIndex, destinationIndex, blocks, sourceLba, destinationLba) = ReadSegment(task.DataOut.Span.Slice(at, BlockToBlockLength));
         if (sourceIndex >= targets.Length || destinationIndex >= targets.Length
             || targets[sourceIndex].Unit is not LogicalUnit source || targets[destinationIndex].Unit is not LogicalUnit destination)
             return SenseCode.CopyTargetDeviceNotReachable;
         long bytes = (long)blocks * (dc ? destination.BlockSize : source.BlockSize);
         if (bytes % source.BlockSize != 0 || bytes % destination.BlockSize != 0)
             return SenseCode.CopyAborted;
-        ulong sourceBlocks = (ulong)(bytes / source.BlockSize);
-        ulong destinationBlocks = (ulong)(bytes / destination.BlockSize);
-        if (!source.InRange(sourceLba, sourceBlocks) || !destination.InRange(destinationLba, destinationBlocks))
+        if (!source.InRange(sourceLba, (ulong)(bytes / source.BlockSize)) || !destination.InRange(destinationLba, (ulong)(bytes / destination.BlockSize)))
             return SenseCode.CopyAborted;
         if (bytes == 0)
             return null;
@@ -242,44 +255,75 @@ public sealed partial class LogicalUnit
             || source.ConflictsForCopy(task.Nexus, write: false) || destination.ConflictsForCopy(task.Nexus, write: true))
             return SenseCode.CopyAborted;
 
-        var flags = destination.WriteFlags(fua: false, dpo: false);
-        var context = task.Nexus.IoContext;
-        for (long done = 0; done < bytes;)
-        {
-            int n = (int)Math.Min(CopyChunkBytes, bytes - done);
-            ulong from = sourceLba + (ulong)(done / source.BlockSize);
-            ulong to = destinationLba + (ulong)(done / destination.BlockSize);
-            var chunk = buffer.AsMemory(0, n);
-
-            var lease = await source.AcquireRange(from, (ulong)(n / source.BlockSize), exclusive: false).ConfigureAwait(false);
-            IoStatus status;
-            try
-            {
-                status = await source._vdisk.ReadAsync((long)from * source.BlockSize, chunk, context).ConfigureAwait(false);
-            }
-            finally
-            {
-                source._gate.Release(lease);
-            }
-            if (status != IoStatus.Ok)
-                return SenseCode.CopyAborted;
-
-            lease = await destination.AcquireRange(to, (ulong)(n / destination.BlockSize), exclusive: false).ConfigureAwait(false);
-            try
-            {
-                status = await destination._vdisk.WriteAsync((long)to * destination.BlockSize, chunk, flags, context).ConfigureAwait(false);
-            }
-            finally
-            {
-                destination._gate.Release(lease);
-            }
-            if (status != IoStatus.Ok)
-                return SenseCode.CopyAborted;
-            done += n;
-            if (record is not null)
-                Interlocked.Add(ref record.BytesTransferred, n);
-        }
+        var copy = new SegmentCopy(source, destination, sourceLba, destinationLba, bytes, destination.WriteFlags(fua: false, dpo: false), task.Nexus.IoContext, record);
+        long chunks = (bytes + CopyChunkBytes - 1) / CopyChunkBytes;
+        if (chunks == 1)
+            return await CopyChunks(copy).ConfigureAwait(false);
+        // The vDisk may complete synchronously (a file read or write): the lanes run on the thread pool to overlap.
+        var lanes = new Task<SenseCode?>[(int)Math.Min(CopyLanes, chunks)];
+        for (int i = 0; i < lanes.Length; i++)
+            lanes[i] = Task.Run(() => CopyChunks(copy));
+        await Task.WhenAll(lanes).ConfigureAwait(false);
+        foreach (var lane in lanes)
+            if (lane.Result is SenseCode failure)
+                return failure;
         return null;
+    }
+
+    /// <summary>One lane: takes the next chunk, reads it under a lease of the source's gate, writes it under one of the destination's.</summary>
+    private static async Task<SenseCode?> CopyChunks(SegmentCopy copy)
+    {
+        var source = copy.Source;
+        var destination = copy.Destination;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyChunkBytes);
+        try
+        {
+            while (!copy.Failed)
+            {
+                long done = Interlocked.Increment(ref copy.NextChunk) * CopyChunkBytes;
+                if (done >= copy.Bytes)
+                    return null;
+                int n = (int)Math.Min(CopyChunkBytes, copy.Bytes - done);
+                ulong from = copy.SourceLba + (ulong)(done / source.BlockSize);
+                ulong to = copy.DestinationLba + (ulong)(done / destination.BlockSize);
+                var chunk = buffer.AsMemory(0, n);
+
+                var lease = await source.AcquireRange(from, (ulong)(n / source.BlockSize), exclusive: false).ConfigureAwait(false);
+                IoStatus status;
+                try
+                {
+                    status = await source._vdisk.ReadAsync((long)from * source.BlockSize, chunk, copy.Context).ConfigureAwait(false);
+                }
+                finally
+                {
+                    source._gate.Release(lease);
+                }
+                if (status == IoStatus.Ok)
+                {
+                    lease = await destination.AcquireRange(to, (ulong)(n / destination.BlockSize), exclusive: false).ConfigureAwait(false);
+                    try
+                    {
+                        status = await destination._vdisk.WriteAsync((long)to * destination.BlockSize, chunk, copy.Flags, copy.Context).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        destination._gate.Release(lease);
+                    }
+                }
+                if (status != IoStatus.Ok)
+                {
+                    copy.Failed = true;
+                    return SenseCode.CopyAborted;
+                }
+                if (copy.Record is not null)
+                    Interlocked.Add(ref copy.Record.BytesTransferred, n);
+            }
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static (bool Dc, int Source, int Destination, uint Blocks, ulong SourceLba, ulong DestinationLba) ReadSegment(ReadOnlySpan<byte> d) =>

@@ -57,6 +57,7 @@ public sealed partial class LogicalUnit
         InvalidTransportId,
         InvalidRelativePort,
         NoResources,
+        NotSaved,
     }
 
     private ValueTask PersistentReserveOut(ScsiTask task)
@@ -158,9 +159,11 @@ public sealed partial class LogicalUnit
                         break;
                 }
                 UpdateReservationActive();
+                if (outcome == PrOutcome.Good)
+                    ScsiLog.ReservationChanged(_log, _vdisk.Name, task.Nexus, ServiceActionName(serviceAction), _registrations.Count, _prType, _prGeneration);
             }
-            if (outcome == PrOutcome.Good)
-                PersistIfNeeded();
+            if (outcome == PrOutcome.Good && !PersistIfNeeded())
+                outcome = PrOutcome.NotSaved;
         }
         finally
         {
@@ -190,11 +193,26 @@ public sealed partial class LogicalUnit
             case PrOutcome.InvalidRelativePort:
                 InvalidParameter(task, 18, 7);
                 break;
-            default:
+            case PrOutcome.NoResources:
                 task.SetCheckCondition(SenseCode.InsufficientRegistrationResources, DescriptorSense);
+                break;
+            default:
+                task.SetCheckCondition(SenseCode.InternalTargetFailure, DescriptorSense);
                 break;
         }
     }
+
+    private static string ServiceActionName(int serviceAction) => serviceAction switch
+    {
+        PrOutRegister => "REGISTER",
+        PrOutReserve => "RESERVE",
+        PrOutRelease => "RELEASE",
+        PrOutClear => "CLEAR",
+        PrOutPreempt => "PREEMPT",
+        PrOutPreemptAndAbort => "PREEMPT AND ABORT",
+        PrOutRegisterAndIgnore => "REGISTER AND IGNORE EXISTING KEY",
+        _ => "REGISTER AND MOVE",
+    };
 
     /// <summary>Asks the transports to end the tasks of the preempted nexuses here, and waits (bounded) until they have.</summary>
     private async Task AbortTasksOf(List<ITNexus> nexuses)
@@ -208,8 +226,9 @@ public sealed partial class LogicalUnit
             handlers(request);
             await request.WhenAll().WaitAsync(AbortWaitLimit).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        catch (Exception e)
         {
+            // A transport that cannot abort, or does not finish in time, does not stop the preemption: it is done.
             ScsiLog.PreemptAbortIncomplete(_log, _vdisk.Name, e.Message);
         }
     }

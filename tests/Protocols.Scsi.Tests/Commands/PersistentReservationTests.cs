@@ -732,6 +732,24 @@ public class ReservationPersistenceTests
         Assert.That(store.Saves, Is.Zero);
     }
 
+    private sealed class FailingStore : IReservationStore
+    {
+        public byte[]? Load(string unitKey) => null;
+
+        public void Save(string unitKey, byte[] state) => throw new IOException("disk full");
+    }
+
+    [Test]
+    public void AStoreThatCannotSave_FailsTheCommand()
+    {
+        var p = new PrFixture(new FailingStore());
+        TaskAssert.Check(p.Register(p.A, 1, aptpl: true), SenseCode.InternalTargetFailure);
+        // The change stands in memory (it only may not survive a restart).
+        Assert.That(p.ReadKeys().Keys, Is.EqualTo(new ulong[] { 1 }));
+        var q = new PrFixture(new FailingStore());
+        TaskAssert.Good(q.Register(q.A, 1)); // without APTPL nothing is saved
+    }
+
     [Test]
     public void AnUnreadableState_StartsEmpty()
     {
