@@ -42,10 +42,14 @@ public sealed class ScsiTarget
     /// <summary>Adds a logical unit; every existing nexus gets REPORTED LUNS DATA HAS CHANGED.</summary>
     public void AddLogicalUnit(ulong lun, LogicalUnit unit)
     {
+        bool exportedAlready = false;
+        foreach (var existing in _units.Values)
+            exportedAlready |= ReferenceEquals(existing, unit);
         if (!_units.TryAdd(lun, unit))
             throw new InvalidOperationException($"LUN {lun} already exists on {Name}");
         Registry.Add(unit);
-        unit.AbortTasksRequested += OnAbortTasksRequested;
+        if (!exportedAlready)
+            unit.AbortTasksRequested += OnAbortTasksRequested; // once per unit: the handler visits every LUN of it
         foreach (var nexus in _nexuses.Values)
         {
             unit.AddNexus(nexus);

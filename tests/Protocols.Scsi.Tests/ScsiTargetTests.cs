@@ -32,6 +32,7 @@ public class ScsiTargetTests
         var b = new ScsiTarget("iqn.2026-11.io.storageappliance:b", NullLogger.Instance, registry);
         a.AddLogicalUnit(0, unit);
         b.AddLogicalUnit(7, unit);
+        b.AddLogicalUnit(8, unit); // the same unit twice in one target: each LUN is told once
         var seen = new List<(string, ulong, int)>();
         a.AbortTasksRequested += r => seen.Add(("a", r.Lun, r.Nexuses.Count));
         b.AbortTasksRequested += r =>
@@ -49,7 +50,7 @@ public class ScsiTargetTests
         TaskAssert.Good(RunOut(a, na, 0, Cdbs.PersistentReserveOut(0x06), Cdbs.PrOutParameters(0, 1)));
         TaskAssert.Good(RunOut(b, nb, 7, Cdbs.PersistentReserveOut(0x06), Cdbs.PrOutParameters(0, 2)));
         TaskAssert.Good(RunOut(a, na, 0, Cdbs.PersistentReserveOut(0x05, LogicalUnit.PrExclusiveAccess), Cdbs.PrOutParameters(1, 2)));
-        Assert.That(seen, Is.EquivalentTo(new[] { ("a", 0UL, 1), ("b", 7UL, 1) }));
+        Assert.That(seen, Is.EquivalentTo(new[] { ("a", 0UL, 1), ("b", 7UL, 1), ("b", 8UL, 1) }));
         Assert.That(registry.Find(LuFixture.Naa), Is.SameAs(unit));
     }
 
