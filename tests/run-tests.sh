@@ -44,6 +44,11 @@ if [ "$skipped" -gt 0 ]; then
   echo "$skipped skipped (not counted as passed):"
   grep -ho 'testName="[^"]*"[^>]*outcome="NotExecuted"' "$results"/*.trx | sed 's/testName="\([^"]*\)".*/  \1/' || true
 fi
+if [ "$failed" -gt 0 ]; then
+  # Repeated here so the end of a CI log names what failed.
+  echo "failed tests:"
+  grep -ho 'testName="[^"]*"[^>]*outcome="Failed"' "$results"/*.trx | sed 's/testName="\([^"]*\)".*/  \1/' || true
+fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
