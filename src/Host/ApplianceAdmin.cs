@@ -27,7 +27,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
     public IReadOnlyList<VDiskInfo> ListVDisks()
     {
         var exports = Exports();
-        return _storage.Engine.List()
+        return _storage.Provisioner.List()
             .Select(d => ToInfo(d, exports))
             .ToList();
     }
@@ -50,7 +50,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
             IVDisk vdisk;
             try
             {
-                vdisk = _storage.Engine.Create(request.Container, request.Name, request.CapacityBytes, request.LogicalBlockSize, request.Thin);
+                vdisk = _storage.Provisioner.Create(request.Container, request.Name, request.CapacityBytes, request.LogicalBlockSize, request.Thin);
             }
             catch (ProvisioningException e)
             {
@@ -72,7 +72,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
     {
         lock (_lock)
         {
-            var vdisk = _storage.Engine.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
+            var vdisk = _storage.Provisioner.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
             if (capacityBytes < vdisk.CapacityBytes && !allowShrink)
                 throw new AdminException(AdminError.Invalid, $"{name} has {vdisk.CapacityBytes} bytes; shrinking to {capacityBytes} discards the data past the new end: pass --shrink to do it");
             var configured = _config.FindVDisk(name);
@@ -80,7 +80,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
                 throw new AdminException(AdminError.Conflict, $"{name} is configured with {configured.SizeBytes} bytes in {_config.Source}; change the config to make it smaller");
             try
             {
-                _storage.Engine.Resize(name, capacityBytes);
+                _storage.Provisioner.Resize(name, capacityBytes);
             }
             catch (ProvisioningException e)
             {
@@ -96,7 +96,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
         {
             if (_config.FindVDisk(name) is not null)
                 throw new AdminException(AdminError.Conflict, $"{name} is defined in {_config.Source}; remove it from the config instead");
-            var vdisk = _storage.Engine.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
+            var vdisk = _storage.Provisioner.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
             foreach (var t in _config.Targets)
             {
                 var list = _storage.RuntimeExports(t.Name).ToList();
@@ -110,7 +110,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
             }
             try
             {
-                _storage.Engine.Delete(name);
+                _storage.Provisioner.Delete(name);
             }
             catch (ProvisioningException e)
             {

@@ -26,7 +26,8 @@ public static class ApplianceServices
         services.AddSingleton<IoDirector>();
         services.AddSingleton<StorageService>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageService>());
-        services.AddSingleton<IVDiskProvisioner>(sp => sp.GetRequiredService<StorageService>().Engine);
+        // Front ends provision through the Director, so the vDisks they get are Director handles.
+        services.AddSingleton<IVDiskProvisioner>(sp => sp.GetRequiredService<IoDirector>());
         if (config.Iscsi.Enabled)
         {
             services.AddSingleton(sp => BuildIscsiServer(config, sp.GetRequiredService<ILoggerFactory>()));
@@ -92,6 +93,9 @@ public sealed class StorageService : IHostedService
 
     public StorageEngine Engine { get; private set; } = null!;
 
+    /// <summary>Creates, opens, resizes and deletes vDisks through the Director (what front ends and the admin API use).</summary>
+    public IVDiskProvisioner Provisioner => _director;
+
     public IMetadataStore Metadata { get; private set; } = null!;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -129,8 +133,9 @@ public sealed class StorageService : IHostedService
         {
             throw new InvalidDataException($"storage cannot start: {e.Message}", e);
         }
+        _director.AttachProvisioner(Engine);
         if (legacy is not null)
-            LegacyImport.Run(_config, Engine, dataDir, log);
+            LegacyImport.Run(_config, _director, dataDir, log);
         return Task.CompletedTask;
     }
 
@@ -162,7 +167,7 @@ public sealed class StorageService : IHostedService
     }
 
     public LogicalUnit GetLogicalUnit(string vdiskName) =>
-        GetLogicalUnit(Engine.Open(vdiskName) ?? throw new InvalidOperationException($"no vDisk {vdiskName}"));
+        GetLogicalUnit(_director.Open(vdiskName) ?? throw new InvalidOperationException($"no vDisk {vdiskName}"));
 
     /// <summary>LUNs exported at run time (not in the config), kept in the metadata store: (lun, vDisk name).</summary>
     public IReadOnlyList<(int Lun, string VDisk)> RuntimeExports(string target)
@@ -211,7 +216,7 @@ public sealed class StorageService : IHostedService
 /// </summary>
 internal static class LegacyImport
 {
-    public static void Run(ApplianceConfig config, StorageEngine engine, string dataDir, ILogger log)
+    public static void Run(ApplianceConfig config, IVDiskProvisioner engine, string dataDir, ILogger log)
     {
         foreach (var v in config.VDisks)
         {
@@ -269,7 +274,7 @@ public sealed class IscsiFrontEnd : IHostedService
             foreach (var lun in t.Luns)
                 scsi.AddLogicalUnit((ulong)lun.Lun, _storage.GetLogicalUnit(lun.VDisk));
             foreach (var (lun, vdisk) in _storage.RuntimeExports(t.Name))
-                if (scsi.GetLogicalUnit((ulong)lun) is null && _storage.Engine.Open(vdisk) is { } v)
+                if (scsi.GetLogicalUnit((ulong)lun) is null && _storage.Provisioner.Open(vdisk) is { } v)
                     scsi.AddLogicalUnit((ulong)lun, _storage.GetLogicalUnit(v));
             var chap = t.Auth is null ? null : new ChapCredentials(t.Auth.Chap.Username, t.Auth.Chap.Secret);
             var mutual = t.Auth?.MutualChap is null ? null : new ChapCredentials(t.Auth.MutualChap.Username, t.Auth.MutualChap.Secret);
