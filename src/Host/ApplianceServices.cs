@@ -119,7 +119,7 @@ public sealed class StorageService : IHostedService
         var pools = _config.Pools.Select(p => new PoolSpec(p.Name, p.Disks.Select(d => new DiskSpec(d.Path, d.Tier == Management.Config.StorageTier.Hdd ? Metadata_.StorageTier.Hdd : Metadata_.StorageTier.Ssd, d.CapacityBytes ?? 0)).ToList())).ToList();
         var containers = _config.Containers.Select(c => new ContainerSpec(c.Name, c.Pool, c.ReplicationFactor, c.MaxCapacityBytes, c.ReservedCapacityBytes, c.VDiskBlockSize, c.ExtentGroupSize,
             c.TierPreference.Select(t => t == Management.Config.StorageTier.Hdd ? Metadata_.StorageTier.Hdd : Metadata_.StorageTier.Ssd).ToList())).ToList();
-        var vdisks = _config.VDisks.Select(v => new VDiskSpec(v.Name, v.Container, v.SizeBytes, v.BlockSize, v.Thin)).ToList();
+        var vdisks = _config.VDisks.Where(v => v.Backing == VDiskBacking.Engine).Select(v => new VDiskSpec(v.Name, v.Container, v.SizeBytes, v.BlockSize, v.Thin)).ToList();
 
         var journalDisk = _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => d.Tier == Management.Config.StorageTier.Ssd && !File.Exists(d.Path))
             ?? _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => !File.Exists(d.Path));
@@ -134,9 +134,23 @@ public sealed class StorageService : IHostedService
             throw new InvalidDataException($"storage cannot start: {e.Message}", e);
         }
         _director.AttachProvisioner(Engine);
+        foreach (var v in _config.VDisks)
+            if (v.Backing == VDiskBacking.Null)
+                _director.Register(new NullVDisk(NullVDiskId(v.Name), v.Name, v.SizeBytes));
         if (legacy is not null)
             LegacyImport.Run(_config, _director, dataDir, log);
         return Task.CompletedTask;
+    }
+
+    /// <summary>A null vDisk's id: allocated once and kept in the metadata store, so its NAA id stays the same.</summary>
+    private long NullVDiskId(string name)
+    {
+        string key = "null-vdisks/" + name;
+        if (Metadata.GetValue(key) is { Length: 8 } raw)
+            return BitConverter.ToInt64(raw);
+        long id = Metadata.AllocateIds(1);
+        Metadata.Commit(new MetadataBatch().Add(new MetadataOp.PutValue(key, BitConverter.GetBytes(id))));
+        return id;
     }
 
     /// <summary>
@@ -149,16 +163,16 @@ public sealed class StorageService : IHostedService
         {
             if (_units.TryGetValue(vdisk.Id, out var lu))
                 return lu;
-            var record = Metadata.VDisks().First(r => r.Id == vdisk.Id);
+            var record = Metadata.VDisks().FirstOrDefault(r => r.Id == vdisk.Id);
             var v = _config.FindVDisk(vdisk.Name);
             var options = new LogicalUnitOptions
             {
-                LogicalBlockSize = record.LogicalBlockSize,
+                LogicalBlockSize = record?.LogicalBlockSize ?? v?.BlockSize ?? 512,
                 SerialNumber = vdisk.Id.ToString("x16"),
                 NaaDesignator = NaaIdentifier.For(Metadata.ApplianceId, vdisk.Id),
                 WriteCacheEnabled = v?.WriteCache ?? true,
                 ReadOnly = v?.ReadOnly ?? false,
-                ThinProvisioned = record.Thin,
+                ThinProvisioned = record?.Thin ?? true,
             };
             lu = new LogicalUnit(vdisk, options, _loggerFactory.CreateLogger("StorageAppliance.Scsi"));
             _units[vdisk.Id] = lu;

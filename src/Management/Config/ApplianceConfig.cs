@@ -266,7 +266,20 @@ public sealed class VDiskConfig
 
     public bool ReadOnly { get; set; }
 
+    /// <summary>What stores its data: the storage engine, or nothing at all (a null device for benchmarks).</summary>
+    public VDiskBacking Backing { get; set; } = VDiskBacking.Engine;
+
     public long BlockCount => SizeBytes / BlockSize;
+}
+
+/// <summary>Where a vDisk's data lives.</summary>
+public enum VDiskBacking
+{
+    /// <summary>The storage engine: journal, extent groups, metadata.</summary>
+    Engine,
+
+    /// <summary>Nowhere: reads return zeros and writes are discarded, so a benchmark measures the front end alone.</summary>
+    Null,
 }
 
 /// <summary>How the NFS front end makes its ports known to clients (MOUNT and NFS over ONC RPC).</summary>

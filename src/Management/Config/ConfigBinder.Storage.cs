@@ -14,6 +14,8 @@ namespace StorageAppliance.Management.Config;
 // vdisks:
 //   - name: disk0        container: default     size: 8GiB     block_size: 512
 //     thin: true         write_cache: true      read_only: false
+//     backing: engine      engine (journal, extents) or none (no storage: reads zeros, writes discarded;
+//                          for measuring the protocol cost alone)
 internal sealed partial class ConfigBinder
 {
     private readonly NameTable _containerNames = new("container");
@@ -114,6 +116,15 @@ internal sealed partial class ConfigBinder
             vdisk.Thin = m.Bool("thin", vdisk.Thin);
             vdisk.WriteCache = m.Bool("write_cache", vdisk.WriteCache);
             vdisk.ReadOnly = m.Bool("read_only", vdisk.ReadOnly);
+            if (m.String("backing") is { } backing)
+            {
+                if (backing == "engine")
+                    vdisk.Backing = VDiskBacking.Engine;
+                else if (backing == "none")
+                    vdisk.Backing = VDiskBacking.Null;
+                else
+                    ctx.Error(m.PositionOf("backing"), m.PathOf("backing"), $"'{backing}' is not a backing (use engine, or none for a vDisk without storage)");
+            }
             m.Finish();
             vdisks.Add(vdisk);
         }

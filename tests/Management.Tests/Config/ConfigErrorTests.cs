@@ -11,6 +11,21 @@ public class ConfigErrorTests
         Assert.That(Yaml.Load(Yaml.Valid).VDisks.Single().SizeBytes, Is.EqualTo(8L << 30));
     }
 
+    [Test]
+    public void Backing_IsEngineByDefault_AndNullOnRequest()
+    {
+        Assert.That(Yaml.Load(Yaml.Valid).VDisks.Single().Backing, Is.EqualTo(VDiskBacking.Engine));
+        string yaml = Yaml.Valid.Replace("    size: 8GiB", "    size: 8GiB\n    backing: none");
+        Assert.That(Yaml.Load(yaml).VDisks.Single().Backing, Is.EqualTo(VDiskBacking.Null));
+    }
+
+    [Test]
+    public void Backing_OtherThanEngineOrNull_IsRefused()
+    {
+        string yaml = Yaml.Valid.Replace("    size: 8GiB", "    size: 8GiB\n    backing: ramdisk");
+        Yaml.FailsAt(yaml, 7, 14, "vdisks[0].backing", "'ramdisk' is not a backing (use engine, or none");
+    }
+
     // --- unknown keys -------------------------------------------------------------------------
 
     [Test]
