@@ -2,7 +2,7 @@
 #   make run    restore, build and start the appliance in the foreground (embedded config/appliance.yaml, data in ./data)
 #   make test   install what the tests need, build, run every test; ends with "N passed, N failed"
 #   make build  produce out/appliance
-#   make bench  compare the appliance with tgtd (fio, libiscsi engine)
+#   make bench  the appliance against tgtd (iSCSI) and ganesha (NFS) in one run; QUICK=1 for a smoke run (bench/run.py)
 
 DOTNET ?= dotnet
 CONFIGURATION ?= Release
@@ -29,8 +29,8 @@ test: deps build
 unit:
 	tests/run-tests.sh --unit
 
-bench: build
-	bench/iscsi/compare-tgt.sh
+bench:
+	QUICK=$(QUICK) bench/bench.sh
 
 clean:
 	rm -rf $(OUT) TestResults
