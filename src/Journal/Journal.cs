@@ -77,6 +77,7 @@ public sealed partial class Journal : IDisposable
     public IReadOnlyList<JournalEntry> Open(long drainedSequence)
     {
         _fs.CreateDirectory(_options.Directory);
+        OpenSpares();
         var names = _fs.List(_options.Directory, "*.jnl");
         var recovered = new List<JournalEntry>();
         long last = drainedSequence;
@@ -292,17 +293,7 @@ public sealed partial class Journal : IDisposable
         if (gone.Count == 0)
             return;
         foreach (var s in gone)
-        {
-            s.File.Dispose();
-            try
-            {
-                _fs.Delete(s.Path);
-            }
-            catch (IOException e)
-            {
-                JournalLog.TrimFailed(_log, s.Path, e.Message);
-            }
-        }
+            Retire(s);
         try
         {
             _fs.SyncDirectory(_options.Directory);
@@ -320,16 +311,14 @@ public sealed partial class Journal : IDisposable
         var old = _current!;
         old.File.Flush();
         Volatile.Write(ref _durableSequence, Math.Max(_durableSequence, old.LastSequence));
-        return StartSegment(nextSequence);
+        var segment = StartSegment(nextSequence);
+        PrepareSpareIfBusy();
+        return segment;
     }
 
     private Segment StartSegment(long firstSequence)
     {
         string path = Path.Combine(_options.Directory, $"seg-{firstSequence:D20}.jnl");
-        // After a torn tail the next sequence number can name a file that already exists: start it empty.
-        var file = _fs.Open(path, create: true);
-        if (file.Length > 0)
-            file.SetLength(0);
         uint nonce = (uint)Random.Shared.Next() ^ (uint)Environment.TickCount;
         Span<byte> header = stackalloc byte[SegmentHeaderSize];
         header.Clear();
@@ -338,8 +327,16 @@ public sealed partial class Journal : IDisposable
         BinaryPrimitives.WriteInt64LittleEndian(header[16..], DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         BinaryPrimitives.WriteUInt32LittleEndian(header[24..], nonce);
         BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Common.Crc32C.Compute(header[..60]));
-        file.Write(header, 0);
-        file.Flush();
+        var file = TakeSpare(path, header);
+        if (file is null)
+        {
+            // After a torn tail the next sequence number can name a file that already exists: start it empty.
+            file = _fs.Open(path, create: true);
+            if (file.Length > 0)
+                file.SetLength(0);
+            file.Write(header, 0);
+            file.Flush();
+        }
         _fs.SyncDirectory(_options.Directory);
         var segment = new Segment(firstSequence, path, file, nonce);
         lock (_appendLock)
@@ -400,6 +397,7 @@ public sealed partial class Journal : IDisposable
     public void Dispose()
     {
         _flushTimer?.Dispose();
+        StopPreparing();
         lock (_appendLock)
         {
             try

@@ -184,4 +184,91 @@ public sealed class JournalTests
         Assert.That(replayed.Select(x => x.Sequence), Is.EqualTo(new long[] { 1, 2 }));
         Assert.That(replayed[1].Offset, Is.EqualTo(1024));
     }
+
+    [Test]
+    public void Drained_full_segments_become_spares_that_the_next_segments_reuse()
+    {
+        var fs = new PowerCutFileSystem();
+        using var j = NewJournal(fs, segmentSize: 8192);
+        j.Open(0);
+        for (int i = 0; i < 60; i++)
+            j.AppendWrite(1, i * 512, Data(512, i));
+        Assert.That(j.WaitDurableAsync(60).AsTask().Result, Is.True);
+        j.Trim(60);
+        Assert.That(j.SpareCount, Is.EqualTo(2), "two drained full segments are kept as spares, the rest deleted");
+        Assert.That(fs.List(Dir, "*.spare"), Has.Count.EqualTo(2));
+        Assert.That(fs.List(Dir, "*.jnl"), Has.Count.EqualTo(1), "only the current segment is left");
+
+        // The next rollovers write into the spares instead of new files.
+        for (int i = 60; i < 90; i++)
+            j.AppendWrite(1, i * 512, Data(512, i));
+        Assert.That(j.SpareCount, Is.LessThan(2));
+        Assert.That(j.WaitDurableAsync(90).AsTask().Result, Is.True);
+        Assert.That(j.ReadBack(60, 90).Select(e => e.Sequence), Is.EqualTo(Enumerable.Range(61, 30).Select(x => (long)x)));
+    }
+
+    [Test]
+    public void A_power_cut_in_a_recycled_segment_replays_only_its_new_records()
+    {
+        var fs = new PowerCutFileSystem();
+        var j = NewJournal(fs, segmentSize: 8192);
+        j.Open(0);
+        // Fill and drain whole segments so they become spares holding old, intact records.
+        for (int i = 0; i < 60; i++)
+            j.AppendWrite(1, i * 512, Data(512, i));
+        j.WaitDurableAsync(60).AsTask().Wait();
+        j.Trim(60);
+        Assert.That(j.SpareCount, Is.GreaterThan(0));
+        int sparesBefore = j.SpareCount;
+
+        // Roll into a spare, make a few records durable, leave one more unsynced, cut the power.
+        long seq = 60;
+        while (j.SpareCount == sparesBefore)
+            j.AppendWrite(2, (++seq) * 512, Data(512, (int)seq + 1000));
+        j.WaitDurableAsync(seq).AsTask().Wait();
+        j.AppendWrite(2, (seq + 1) * 512, Data(512, 1));
+        fs.CutPower();
+        fs.PowerCycle();
+
+        using var again = NewJournal(fs, segmentSize: 8192);
+        var replayed = again.Open(60);
+        Assert.That(replayed.Select(e => e.Sequence), Is.EqualTo(Enumerable.Range(61, (int)(seq - 60)).Select(x => (long)x)),
+            "exactly the durable new records: none of the old records left in the recycled file, not the unsynced one");
+        Assert.That(replayed.All(e => e.VDiskId == 2), Is.True);
+        Assert.That(replayed[^1].Data.ToArray(), Is.EqualTo(Data(512, (int)seq + 1000)));
+    }
+
+    [Test]
+    public void A_busy_journal_zero_fills_a_spare_ahead_of_the_next_rollover()
+    {
+        var fs = new PowerCutFileSystem();
+        using var j = NewJournal(fs, segmentSize: 8192);
+        j.Open(0);
+        Assert.That(j.SpareCount, Is.Zero, "an idle journal prepares nothing");
+        for (int i = 0; i < 20; i++)
+            j.AppendWrite(1, i * 512, Data(512, i));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (fs.List(Dir, "*.spare").Count == 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+        Assert.That(fs.List(Dir, "*.spare"), Is.Not.Empty, "a rollover with no spare left starts a zero-filled one");
+    }
+
+    [Test]
+    public void Spares_left_by_a_previous_run_are_used_and_never_replayed()
+    {
+        var fs = new PowerCutFileSystem();
+        using (var j = NewJournal(fs, segmentSize: 8192))
+        {
+            j.Open(0);
+            for (int i = 0; i < 60; i++)
+                j.AppendWrite(1, i * 512, Data(512, i));
+            j.WaitDurableAsync(60).AsTask().Wait();
+            j.Trim(60);
+            Assert.That(j.SpareCount, Is.EqualTo(2));
+        }
+        using var again = NewJournal(fs, segmentSize: 8192);
+        Assert.That(again.Open(60), Is.Empty, "the spares' records are drained history, not replayed");
+        Assert.That(again.SpareCount, Is.LessThanOrEqualTo(2));
+        Assert.That(fs.List(Dir, "*.spare").Count + fs.List(Dir, "*.jnl").Count, Is.LessThanOrEqualTo(4));
+    }
 }

@@ -67,6 +67,12 @@ public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorag
 
     public void Delete(string path) => inner.Delete(path);
 
+    public void Rename(string from, string to)
+    {
+        Check(from, FaultOperation.Write);
+        inner.Rename(from, to);
+    }
+
     public IReadOnlyList<string> List(string directory, string pattern) => inner.List(directory, pattern);
 
     public void CreateDirectory(string path) => inner.CreateDirectory(path);

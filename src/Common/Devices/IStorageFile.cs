@@ -38,6 +38,9 @@ public interface IStorageFileSystem
 
     void Delete(string path);
 
+    /// <summary>Renames a file, replacing any file of the new name (rename(2)); durable after <see cref="SyncDirectory"/>.</summary>
+    void Rename(string from, string to);
+
     /// <summary>File names (not paths) in a directory matching a pattern such as "*.log", sorted ordinally.</summary>
     IReadOnlyList<string> List(string directory, string pattern);
 

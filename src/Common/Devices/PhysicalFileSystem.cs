@@ -17,6 +17,8 @@ public sealed class PhysicalFileSystem : IStorageFileSystem
 
     public void Delete(string path) => File.Delete(path);
 
+    public void Rename(string from, string to) => File.Move(from, to, overwrite: true);
+
     public IReadOnlyList<string> List(string directory, string pattern)
     {
         if (!Directory.Exists(directory))

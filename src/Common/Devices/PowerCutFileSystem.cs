@@ -122,6 +122,17 @@ public sealed class PowerCutFileSystem : IStorageFileSystem
         }
     }
 
+    public void Rename(string from, string to)
+    {
+        lock (_lock)
+        {
+            Tick();
+            if (!_names.Remove(from, out var f))
+                throw new FileNotFoundException("no such file", from);
+            _names[to] = f;
+        }
+    }
+
     public IReadOnlyList<string> List(string directory, string pattern)
     {
         lock (_lock)
