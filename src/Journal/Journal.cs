@@ -326,7 +326,21 @@ public sealed partial class Journal : IDisposable
     private Segment StartSegment(long firstSequence)
     {
         string path = Path.Combine(_options.Directory, $"seg-{firstSequence:D20}.jnl");
-        // After a torn tail the next sequence number can name a file that already exists: start it empty.
+        // After a torn tail, or a clean stop that appended nothing since its start, the next sequence
+        // number names a segment that already exists. That one is forgotten here and the file started
+        // empty: kept in the list, it would look fully drained, and Trim would delete the file the new
+        // current segment writes to (its records then gone at the next crash).
+        lock (_appendLock)
+        {
+            for (int i = _segments.Count - 1; i >= 0; i--)
+            {
+                if (_segments[i].Path == path)
+                {
+                    _segments[i].File.Dispose();
+                    _segments.RemoveAt(i);
+                }
+            }
+        }
         var file = _fs.Open(path, create: true);
         if (file.Length > 0)
             file.SetLength(0);
