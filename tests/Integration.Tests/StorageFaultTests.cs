@@ -8,9 +8,10 @@ namespace StorageAppliance.Integration.Tests;
 /// MEDIUM ERROR, never data.
 /// </summary>
 /// <remarks>
-/// A failing disk (EIO) is not covered here: as root in this container nothing short of a device-mapper
-/// error target or a FUSE file system makes a read of a file fail with EIO, and neither is available. The
-/// in-process fault-injecting device tests (tests/VDisk.Tests) cover it.
+/// A failing disk (EIO) is not covered here: as root, permissions do not make a read fail, and there is
+/// no device-mapper here (dmsetup is installed, /dev/mapper/control is not). /dev/fuse exists, so a small
+/// FUSE file system that returns EIO on demand could make it real later; until then the in-process
+/// fault-injecting device tests (tests/VDisk.Tests EngineFaultTests) cover it.
 /// </remarks>
 [TestFixture]
 [NonParallelizable]
