@@ -319,6 +319,21 @@ public sealed partial class Journal : IDisposable
     private Segment StartSegment(long firstSequence)
     {
         string path = Path.Combine(_options.Directory, $"seg-{firstSequence:D20}.jnl");
+        // After a torn tail, or a clean stop that appended nothing since its start, the next sequence
+        // number names a segment that already exists. That one is forgotten here and the file started
+        // afresh: kept in the list, it would look fully drained, and Trim would delete the file the new
+        // current segment writes to (its records then gone at the next crash).
+        lock (_appendLock)
+        {
+            for (int i = _segments.Count - 1; i >= 0; i--)
+            {
+                if (_segments[i].Path == path)
+                {
+                    _segments[i].File.Dispose();
+                    _segments.RemoveAt(i);
+                }
+            }
+        }
         uint nonce = (uint)Random.Shared.Next() ^ (uint)Environment.TickCount;
         Span<byte> header = stackalloc byte[SegmentHeaderSize];
         header.Clear();

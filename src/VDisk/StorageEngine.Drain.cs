@@ -286,24 +286,25 @@ public sealed partial class StorageEngine
             {
                 if (!anyWrite)
                     return false; // unmapping what was never written
+                // The block keeps its reservation flag until its location is published below: a write
+                // arriving meanwhile must see "reserved" or "allocated", never neither, or it would ask
+                // for space again (refused in a full pool although the block needs none, or a
+                // reservation taken that nothing ever releases).
                 bool reserved;
+                lock (v.Lock)
+                    reserved = v.Blocks[w.Block].Reserved;
+                loc = Extents.AllocateSlot(v.Container.Id, v.Id, w.Block, batch, reserved);
+                bool raced;
                 lock (v.Lock)
                 {
                     var s = v.Blocks[w.Block];
-                    reserved = s.Reserved;
+                    raced = !reserved && s.Reserved; // a write reserved while the slot was being allocated
                     s.Reserved = false;
+                    s.Location = loc;
+                    s.LocationKnown = true;
                 }
-                try
-                {
-                    loc = Extents.AllocateSlot(v.Container.Id, v.Id, w.Block, batch, reserved);
-                }
-                catch (IOException)
-                {
-                    if (reserved)
-                        lock (v.Lock)
-                            v.Blocks[w.Block].Reserved = true;
-                    throw;
-                }
+                if (raced)
+                    Extents.ReleaseReservation(v.Container.Id);
                 batch.Add(new MetadataOp.PutBlock(new BlockRecord(v.Id, w.Block, loc.EgroupId, loc.Slot)));
                 changed = true;
             }

@@ -48,6 +48,12 @@ public sealed class ApplianceProcess : IDisposable
 
     public string Portal => $"127.0.0.1:{IscsiPort}";
 
+    /// <summary>The data folder the appliance runs on (--data-dir): metadata, journal, pool disks, admin socket.</summary>
+    public string DataDir => Path.Combine(WorkDir, "data");
+
+    /// <summary>The log of the runs before this one on the same data folder (see <see cref="Restart"/>).</summary>
+    public string EarlierLog { get; private init; } = "";
+
     /// <summary>The log so far once it contains every one of <paramref name="texts"/>, or after 10 s (the assertion then shows what was there).</summary>
     public string LogWhenContains(params string[] texts)
     {
@@ -86,7 +92,9 @@ public sealed class ApplianceProcess : IDisposable
     }
 
     /// <summary>Starts the appliance and waits until its iSCSI portal accepts connections.</summary>
-    public static ApplianceProcess Start(string configYaml, string? workDir = null, int? port = null)
+    public static ApplianceProcess Start(string configYaml, string? workDir = null, int? port = null) => Start(configYaml, workDir, port, "");
+
+    private static ApplianceProcess Start(string configYaml, string? workDir, int? port, string earlierLog)
     {
         workDir ??= Directory.CreateTempSubdirectory("sa-it-").FullName;
         string configPath = Path.Combine(workDir, "appliance.yaml");
@@ -102,7 +110,7 @@ public sealed class ApplianceProcess : IDisposable
         foreach (var a in new[] { "run", "--config", configPath, "--data-dir", Path.Combine(workDir, "data"), "--iscsi-listen", $"127.0.0.1:{iscsiPort}" })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
-        var appliance = new ApplianceProcess(process, workDir, iscsiPort, configPath);
+        var appliance = new ApplianceProcess(process, workDir, iscsiPort, configPath) { EarlierLog = earlierLog };
         process.OutputDataReceived += (_, e) => appliance.Append(e.Data);
         process.ErrorDataReceived += (_, e) => appliance.Append(e.Data);
         process.BeginOutputReadLine();
@@ -148,6 +156,41 @@ public sealed class ApplianceProcess : IDisposable
         return _process.WaitForExit((int)wait.TotalMilliseconds);
     }
 
+    /// <summary>A crash: SIGKILL, no chance to drain, flush or close anything. Waits for the process to be gone.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: false); // SIGKILL on Unix
+        if (!_process.WaitForExit(10000))
+            throw new TimeoutException($"the appliance (pid {Pid}) did not die within 10 s of SIGKILL");
+        _process.WaitForExit(); // the output readers are drained too
+    }
+
+    /// <summary>A clean stop (Ctrl-C): the appliance drains the journal and checkpoints before it exits.</summary>
+    public void Stop()
+    {
+        if (!Signal("INT", TimeSpan.FromSeconds(60)))
+            throw new TimeoutException($"the appliance (pid {Pid}) did not stop within 60 s of SIGINT:\n{Log}");
+        _process.WaitForExit();
+    }
+
+    /// <summary>
+    /// Starts the appliance again on the same data folder, config and port once this process has exited
+    /// (after <see cref="Kill"/> or <see cref="Stop"/>). This instance is disposed; use the returned one.
+    /// </summary>
+    public ApplianceProcess Restart()
+    {
+        if (!_process.HasExited)
+            throw new InvalidOperationException("stop or kill the appliance before restarting it");
+        string earlier = EarlierLog + Log + $"---- exited with code {_process.ExitCode}; restarted ----\n";
+        string config = File.ReadAllText(ConfigPath);
+        Dispose(keepWorkDir: true, printLog: false);
+        return Start(config, WorkDir, IscsiPort, earlier);
+    }
+
+    /// <summary>Runs <c>out/appliance ARGS --data-dir DATA</c> (the admin CLI finds the admin socket there).</summary>
+    public Client.Result Cli(params string[] args) =>
+        Client.Run(Paths.Appliance, [.. args, "--data-dir", DataDir], TimeSpan.FromSeconds(60));
+
     public static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);
@@ -161,7 +204,9 @@ public sealed class ApplianceProcess : IDisposable
 
     private bool _disposed;
 
-    public void Dispose(bool keepWorkDir)
+    public void Dispose(bool keepWorkDir) => Dispose(keepWorkDir, printLog: true);
+
+    private void Dispose(bool keepWorkDir, bool printLog)
     {
         if (_disposed)
             return;
@@ -178,8 +223,8 @@ public sealed class ApplianceProcess : IDisposable
             }
         }
         _process.Dispose();
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-            TestContext.Out.WriteLine("---- appliance log ----\n" + Log);
+        if (printLog && TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+            TestContext.Out.WriteLine("---- appliance log ----\n" + EarlierLog + Log);
         if (keepWorkDir)
             return;
         try

@@ -271,4 +271,39 @@ public sealed class JournalTests
         Assert.That(again.SpareCount, Is.LessThanOrEqualTo(2));
         Assert.That(fs.List(Dir, "*.spare").Count + fs.List(Dir, "*.jnl").Count, Is.LessThanOrEqualTo(4));
     }
+
+    /// <summary>
+    /// Found through the real appliance (Integration.Tests CrashRecoveryTests): a clean stop that appended
+    /// nothing since its start leaves an empty current segment named for the next sequence number. The next
+    /// start named its new segment the same, kept the old one in its list as "fully drained", and its Trim
+    /// deleted the file the new segment writes to: every write acknowledged after that start was lost at
+    /// the next crash.
+    /// </summary>
+    [Test]
+    public void Records_written_after_two_clean_restarts_in_a_row_survive_a_crash()
+    {
+        var fs = new PowerCutFileSystem();
+        using (var j = NewJournal(fs))
+        {
+            j.Open(0);
+            j.AppendWrite(1, 0, Data(512, 1));
+            j.AppendWrite(1, 512, Data(512, 2));
+            Assert.That(j.WaitDurableAsync(2).AsTask().Result, Is.True);
+            j.Trim(2); // drained and checkpointed
+        }
+        using (var idle = NewJournal(fs))
+            Assert.That(idle.Open(2), Is.Empty, "a start that writes nothing, then a clean stop");
+        var j3 = NewJournal(fs);
+        Assert.That(j3.Open(2), Is.Empty);
+        j3.AppendWrite(1, 1024, Data(512, 3));
+        j3.AppendWrite(1, 1536, Data(512, 4));
+        Assert.That(j3.WaitDurableAsync(4).AsTask().Result, Is.True, "acknowledged as durable");
+        Assert.That(fs.List(Dir, "*.jnl"), Is.Not.Empty, "the segment the records went to is on disk");
+        fs.CutPower();
+        fs.PowerCycle();
+        using var again = NewJournal(fs);
+        var replayed = again.Open(2);
+        Assert.That(replayed.Select(x => x.Sequence), Is.EqualTo(new long[] { 3, 4 }));
+        Assert.That(replayed[1].Data.ToArray(), Is.EqualTo(Data(512, 4)));
+    }
 }
