@@ -14,6 +14,7 @@ namespace StorageAppliance.Management.Config;
 // vdisks:
 //   - name: disk0        container: default     size: 8GiB     block_size: 512
 //     thin: true         write_cache: true      read_only: false
+//     physical_block_size: 4096   optional: a power-of-two multiple of block_size, at most 64KiB (READ CAPACITY 16)
 internal sealed partial class ConfigBinder
 {
     private readonly NameTable _containerNames = new("container");
@@ -94,6 +95,18 @@ internal sealed partial class ConfigBinder
             else if (m.Value("block_size") is not null)
             {
                 blockSizeOk = false;
+            }
+
+            if (m.Size("physical_block_size") is { } physical)
+            {
+                // READ CAPACITY (16) reports it as 2^exponent logical blocks per physical block (SBC-4 5.20.2).
+                if (physical > 64 << 10)
+                    ctx.Error(m.PositionOf("physical_block_size"), m.PathOf("physical_block_size"), $"physical block size {physical} is larger than 64KiB");
+                else if (blockSizeOk && (physical < vdisk.BlockSize || physical % vdisk.BlockSize != 0 || !long.IsPow2(physical / vdisk.BlockSize)))
+                    ctx.Error(m.PositionOf("physical_block_size"), m.PathOf("physical_block_size"),
+                        $"physical block size {physical} is not a power-of-two multiple of the block size {vdisk.BlockSize}");
+                else
+                    vdisk.PhysicalBlockSize = (int)physical;
             }
 
             if (m.Value("size") is null)
