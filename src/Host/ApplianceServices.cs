@@ -156,7 +156,7 @@ public sealed class StorageService : IHostedService
                 ReadOnly = v?.ReadOnly ?? false,
                 ThinProvisioned = record.Thin,
                 PhysicalBlockSize = v?.PhysicalBlockSize ?? 0,
-                // APTPL=1 reservations survive a restart (SPC-4 5.14.5): REPORT CAPABILITIES then says PTPL_C=1.
+                // APTPL=1 reservations survive a restart (SPC-4, persisting reservations): REPORT CAPABILITIES then says PTPL_C=1.
                 ReservationStore = _reservationStore ??= new MetadataReservationStore(Metadata),
             };
             lu = new LogicalUnit(vdisk, options, _loggerFactory.CreateLogger("StorageAppliance.Scsi"));

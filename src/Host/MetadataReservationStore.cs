@@ -8,8 +8,9 @@ namespace StorageAppliance.Host;
 /// "reservations/&lt;NAA designator in hex&gt;" (the unit key), next to the run-time LUN exports ("exports/&lt;target&gt;").
 /// </summary>
 /// <remarks>
-/// SPC-4 5.14.5 (persisting reservations): with APTPL=1 the registrations and the reservation are kept
-/// across a power loss; with APTPL=0 they are lost. A commit of the metadata store is durable when it returns
+/// SPC-4 "Persisting reservations" and the APTPL bit of the PERSISTENT RESERVE OUT parameter list: when the
+/// last valid APTPL received is one, the registrations and the reservation are kept across a power loss; when it
+/// is zero, they are lost. A commit of the metadata store is durable when it returns
 /// (SQLite, synchronous=FULL), which is what <see cref="IReservationStore.Save"/> promises the unit before it
 /// answers GOOD. An empty state deletes the row: nothing to restore after the restart.
 /// </remarks>

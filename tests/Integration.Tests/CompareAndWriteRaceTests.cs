@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace StorageAppliance.Integration.Tests;
 
 /// <summary>
-/// COMPARE AND WRITE is atomic against every write to its blocks from any session (SBC-4 5.3: the compare and
+/// COMPARE AND WRITE is atomic against every write to its blocks from any session (SBC-4 COMPARE AND WRITE: the compare and
 /// the write are one uninterrupted operation): one session swaps a 512-byte lock block with COMPARE AND WRITE
 /// (as VMFS does with ATS) while another session hammers plain WRITEs of increasing sequence numbers. Every
 /// block read is one whole version, and the answers (reads, swaps, miscompares) and the final block are
@@ -192,7 +192,7 @@ public sealed class CompareAndWriteRaceTests
                 Assert.That(status, Is.EqualTo(0x02), "GOOD or CHECK CONDITION");
                 Assert.That(sense[2] & 0x0F, Is.EqualTo(0x0E), "MISCOMPARE");
                 Assert.That((sense[12], sense[13]), Is.EqualTo(((byte)0x1D, (byte)0x00)));
-                // SBC-4 5.3: the offset of the first differing byte; a whole-block value differs in byte 0..7.
+                // SBC-4 COMPARE AND WRITE: the sense INFORMATION field is the offset of the first differing byte; a whole-block value differs in byte 0..7.
                 uint offset = BinaryPrimitives.ReadUInt32BigEndian(sense.AsSpan(3));
                 if (offset >= 8)
                     torn.Add($"miscompare at offset {offset}: the compare saw a mixed block");

@@ -128,7 +128,7 @@ public sealed class ReservationTests
 
     /// <summary>
     /// APTPL=1: the registrations and the reservation survive a restart of the appliance, clean or killed
-    /// (SPC-4 5.14.5: with APTPL set, they are kept across a power loss), and the same I_T nexus still holds it.
+    /// (SPC-4, persisting reservations: with APTPL set, they are kept across a power loss), and the same I_T nexus still holds it.
     /// </summary>
     [TestCase(false)]
     [TestCase(true)]
@@ -165,7 +165,7 @@ public sealed class ReservationTests
         }
     }
 
-    /// <summary>APTPL=0: registrations and the reservation are gone after a restart (SPC-4 5.14.5: without APTPL they do not survive a power loss).</summary>
+    /// <summary>APTPL=0: registrations and the reservation are gone after a restart (SPC-4, persisting reservations: without APTPL they do not survive a power loss).</summary>
     [Test]
     public void NonAptplReservation_IsDroppedAtRestart()
     {
@@ -192,7 +192,7 @@ public sealed class ReservationTests
     }
 
     /// <summary>
-    /// APTPL turned off again by a later REGISTER (the last one decides, SPC-4 5.14.5): what was saved is
+    /// APTPL turned off again by a later REGISTER (the last one decides, SPC-4, persisting reservations): what was saved is
     /// dropped, so the restart brings nothing back.
     /// </summary>
     [Test]

@@ -99,7 +99,7 @@ internal sealed partial class ConfigBinder
 
             if (m.Size("physical_block_size") is { } physical)
             {
-                // READ CAPACITY (16) reports it as 2^exponent logical blocks per physical block (SBC-4 5.20.2).
+                // READ CAPACITY (16) reports it as 2^exponent logical blocks per physical block (SBC-4, READ CAPACITY (16) parameter data).
                 if (physical > 64 << 10)
                     ctx.Error(m.PositionOf("physical_block_size"), m.PathOf("physical_block_size"), $"physical block size {physical} is larger than 64KiB");
                 else if (blockSizeOk && (physical < vdisk.BlockSize || physical % vdisk.BlockSize != 0 || !long.IsPow2(physical / vdisk.BlockSize)))

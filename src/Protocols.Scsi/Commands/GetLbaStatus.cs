@@ -4,7 +4,7 @@ using StorageAppliance.Director;
 
 namespace StorageAppliance.Protocols.Scsi;
 
-// GET LBA STATUS (SBC-4 5.7): SERVICE ACTION IN (16) / 12h
+// GET LBA STATUS (SBC-4, GET LBA STATUS command): SERVICE ACTION IN (16) / 12h
 //
 //   CDB: bytes 2..9 STARTING LOGICAL BLOCK ADDRESS, bytes 10..13 ALLOCATION LENGTH
 //   data: PARAMETER DATA LENGTH (4), reserved (4), then LBA status descriptors of 16 bytes:
@@ -26,15 +26,15 @@ public sealed partial class LogicalUnit
     {
         ulong lba = task.CdbUInt64(2);
         uint allocation = task.CdbUInt32(10);
-        // SBC-4 5.7.2: a STARTING LOGICAL BLOCK ADDRESS beyond the last LBA is LOGICAL BLOCK ADDRESS OUT OF RANGE.
+        // SBC-4 (GET LBA STATUS): a STARTING LOGICAL BLOCK ADDRESS beyond the last LBA is LOGICAL BLOCK ADDRESS OUT OF RANGE.
         if (lba >= BlockCount)
         {
             task.SetCheckCondition(SenseCode.LbaOutOfRange, DescriptorSense);
             return default;
         }
-        // SBC-4 5.7.2: the device server may return less than the allocation length; the application client asks
-        // again from where the data stops. At least one descriptor is built even for a short allocation length,
-        // which then truncates it (SPC-4 4.2.5.6).
+        // SBC-4 (GET LBA STATUS): the device server may return less than the allocation length; the application
+        // client asks again from where the data stops. At least one descriptor is built even for a short
+        // allocation length, which then truncates it (SPC-4, allocation length).
         int descriptors = (int)Math.Clamp(((long)allocation - 8) / 16, 1, MaxLbaStatusDescriptors);
         return GetLbaStatusRuns(task, lba, allocation, descriptors);
     }
@@ -65,8 +65,9 @@ public sealed partial class LogicalUnit
             }
             blocks = Math.Min(blocks, count - pos);
             var data = task.DataInMemory.Span;
-            // SBC-4 5.7.3: the device server should return the largest NUMBER OF LOGICAL BLOCKS it can, so a run
-            // continuing the previous descriptor with the same status extends it (up to the 32-bit field).
+            // SBC-4 (LBA status descriptor relationships): the device server should return the largest NUMBER OF
+            // LOGICAL BLOCKS it can, so a run continuing the previous descriptor with the same status extends it
+            // (up to the 32-bit field).
             if (n > 0 && data[8 + 16 * (n - 1) + 12] == status
                 && BinaryPrimitives.ReadUInt32BigEndian(data[(8 + 16 * (n - 1) + 8)..]) + blocks <= uint.MaxValue)
             {
@@ -77,8 +78,8 @@ public sealed partial class LogicalUnit
             {
                 if (n == maxDescriptors)
                     break;
-                // SBC-4 5.7.3: the first descriptor starts at the STARTING LOGICAL BLOCK ADDRESS, each next one
-                // where the previous one ends.
+                // SBC-4 (LBA status descriptor relationships): the first descriptor starts at the STARTING LOGICAL
+                // BLOCK ADDRESS, each next one where the previous one ends.
                 var d = data.Slice(8 + 16 * n, 16);
                 BinaryPrimitives.WriteUInt64BigEndian(d, pos);
                 BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)blocks);

@@ -275,7 +275,7 @@ public class GetLbaStatusTests
         {
             (0UL, 16u, 1), (16UL, 4u, 0), (20UL, 4u, 1), (24UL, 24u, 0), (48UL, 52u, 1), (100UL, 8u, 0), (108UL, 1940u, 1),
         }));
-        // SBC-4 5.7.3: the first descriptor starts at the STARTING LOGICAL BLOCK ADDRESS, even inside a run.
+        // SBC-4 (LBA status descriptor relationships): the first descriptor starts at the STARTING LOGICAL BLOCK ADDRESS, even inside a run.
         Assert.That(Descriptors(f.Run(Cdbs.GetLbaStatus(30, 4096)))[0], Is.EqualTo((30UL, 18u, 0)));
     }
 
