@@ -22,6 +22,7 @@ public class DirectorBenchmarks
         public ValueTask<IoStatus> WriteAsync(long offset, ReadOnlyMemory<byte> source, IoFlags flags, IoContext context) => new(IoStatus.Ok);
         public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) => new(IoStatus.Ok);
         public ValueTask<IoStatus> FlushAsync(IoContext context) => new(IoStatus.Ok);
+        public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) => new(new AllocationRun(IoStatus.Ok, maxLength, true));
     }
 
     private IVDisk _handle = null!;

@@ -64,6 +64,10 @@ public sealed class DirectedVDisk : IVDisk
         return Complete(_backing.FlushAsync(context), IoKind.Flush, 0, start);
     }
 
+    /// <summary>An allocation query is metadata, not I/O: it passes straight through, uncounted.</summary>
+    public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) =>
+        _backing.GetAllocationAsync(offset, maxLength, context);
+
     private ValueTask<IoStatus> Complete(ValueTask<IoStatus> pending, IoKind kind, long bytes, long start)
     {
         if (pending.IsCompletedSuccessfully)

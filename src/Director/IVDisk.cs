@@ -35,4 +35,22 @@ public interface IVDisk
 
     /// <summary>Makes every write completed before this call durable.</summary>
     ValueTask<IoStatus> FlushAsync(IoContext context);
+
+    /// <summary>
+    /// Whether the bytes from <paramref name="offset"/> are allocated (hold data, possibly zeros) or deallocated
+    /// (never written or unmapped: they read as zeros): the state at <paramref name="offset"/> and how far it
+    /// goes, at most <paramref name="maxLength"/> and the capacity. The length may stop short of the real end
+    /// of the run (an implementation bounds the work of one call); a caller asks again from there.
+    /// </summary>
+    /// <remarks>OutOfRange when <paramref name="offset"/> is not inside the vDisk or <paramref name="maxLength"/> is not positive.</remarks>
+    ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context);
+}
+
+/// <summary>
+/// A run of bytes with one allocation state, from <see cref="IVDisk.GetAllocationAsync"/>: <see cref="Length"/>
+/// bytes (positive when <see cref="Status"/> is Ok) that are all <see cref="Mapped"/> or all deallocated.
+/// </summary>
+public readonly record struct AllocationRun(IoStatus Status, long Length, bool Mapped)
+{
+    public static AllocationRun Failed(IoStatus status) => new(status, 0, false);
 }

@@ -244,6 +244,24 @@ public sealed partial class ExtentStore
         }
     }
 
+    /// <summary>
+    /// Whether a slice of a slot holds data (written, or lost: Bad still occupies its space) rather than being
+    /// empty. A descriptor table that cannot be read counts as data: "allocated" is the safe answer.
+    /// </summary>
+    public bool SliceHasData(SlotRef slot, int slice)
+    {
+        if (!_egroups.TryGetValue(slot.EgroupId, out var g))
+            return false;
+        try
+        {
+            return SliceDescriptor.State(g.Descriptor(slot.Slot, slice)) != SliceState.Empty;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>Bytes of a slot that hold data (written slices), for thin-provisioning reports.</summary>
     public long WrittenBytes(SlotRef slot)
     {

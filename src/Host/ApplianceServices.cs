@@ -83,6 +83,7 @@ public sealed class StorageService : IHostedService
     private readonly IoDirector _director;
     private readonly ILoggerFactory _loggerFactory;
     private readonly Dictionary<long, LogicalUnit> _units = new();
+    private MetadataReservationStore? _reservationStore;
 
     public StorageService(ApplianceConfig config, IoDirector director, ILoggerFactory loggerFactory)
     {
@@ -173,6 +174,9 @@ public sealed class StorageService : IHostedService
                 WriteCacheEnabled = v?.WriteCache ?? true,
                 ReadOnly = v?.ReadOnly ?? false,
                 ThinProvisioned = record?.Thin ?? true,
+                PhysicalBlockSize = v?.PhysicalBlockSize ?? 0,
+                // APTPL=1 reservations survive a restart (SPC-4, persisting reservations): REPORT CAPABILITIES then says PTPL_C=1.
+                ReservationStore = _reservationStore ??= new MetadataReservationStore(Metadata),
             };
             lu = new LogicalUnit(vdisk, options, _loggerFactory.CreateLogger("StorageAppliance.Scsi"));
             _units[vdisk.Id] = lu;
@@ -210,10 +214,12 @@ public sealed class StorageService : IHostedService
         Metadata.Commit(batch);
     }
 
+    /// <summary>The vDisk was deleted: its unit goes, and so do the reservations it kept with APTPL.</summary>
     public void ForgetLogicalUnit(long vdiskId)
     {
         lock (_units)
             _units.Remove(vdiskId);
+        new MetadataReservationStore(Metadata).Forget(Convert.ToHexStringLower(NaaIdentifier.For(Metadata.ApplianceId, vdiskId)));
     }
 
     public Task StopAsync(CancellationToken cancellationToken)

@@ -193,8 +193,7 @@ public sealed partial class LogicalUnit
                         ReadCapacity16(task);
                         return default;
                     case ScsiOpcode.SaGetLbaStatus:
-                        GetLbaStatus(task);
-                        return default;
+                        return GetLbaStatus(task);
                 }
                 break;
             case ScsiOpcode.MaintenanceIn:

@@ -253,6 +253,97 @@ internal sealed class EngineVDisk : IVDisk
         }
     }
 
+    // ---------------------------------------------------------------- allocation (GET LBA STATUS, qemu block status)
+
+    /// <summary>Engine blocks one allocation query looks at before it answers with the run found so far.</summary>
+    internal const int MaxBlocksPerAllocationQuery = 1024;
+
+    /// <summary>
+    /// Allocation is tracked per 4 KiB slice of a block's extent: a slice is allocated when its descriptor says
+    /// it holds data, then the undrained journal entries of the block are applied in sequence order (a write
+    /// allocates every slice it touches, since the drain will write the whole slice; an unmap deallocates only
+    /// the slices it covers whole, since the drain zeroes part of a slice in place). A block with no extent and
+    /// no pending write is deallocated: it reads as zeros (LBPRZ=1).
+    /// </summary>
+    public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context)
+    {
+        if (Deleted)
+            return new ValueTask<AllocationRun>(AllocationRun.Failed(IoStatus.NotReady));
+        long capacity = CapacityBytes;
+        if (offset < 0 || offset >= capacity || maxLength <= 0)
+            return new ValueTask<AllocationRun>(AllocationRun.Failed(IoStatus.OutOfRange));
+        long end = Math.Min(capacity, offset + Math.Min(maxLength, capacity));
+        long pos = offset;
+        int state = -1; // -1 unknown yet, 0 deallocated, 1 mapped
+        for (int scanned = 0; pos < end && scanned < MaxBlocksPerAllocationQuery; scanned++)
+        {
+            long block = pos >> BlockShift;
+            long blockEnd = Math.Min(end, (block + 1) << BlockShift);
+            long changedAt = ScanAllocation(block, pos, blockEnd, ref state);
+            pos = changedAt;
+            if (changedAt < blockEnd)
+                break;
+        }
+        return new ValueTask<AllocationRun>(new AllocationRun(IoStatus.Ok, pos - offset, state == 1));
+    }
+
+    /// <summary>Where in [from, to) of one block the allocation state first differs from <paramref name="state"/> (set on first use), else <paramref name="to"/>.</summary>
+    private long ScanAllocation(long block, long from, long to, ref int state)
+    {
+        long blockStart = block << BlockShift;
+        int firstSlice = (int)((from - blockStart) / ExtentStore.ExtentStore.SliceSize);
+        int lastSlice = (int)((to - 1 - blockStart) / ExtentStore.ExtentStore.SliceSize);
+        Span<bool> mapped = stackalloc bool[lastSlice - firstSlice + 1];
+        // The stripe keeps the drainer from rewriting this block's extent (and descriptors) meanwhile.
+        lock (StripeOf(block))
+        {
+            SlotRef loc = PeekLocation(block);
+            if (!loc.IsNone)
+                for (int i = firstSlice; i <= lastSlice; i++)
+                    mapped[i - firstSlice] = _engine.Extents.SliceHasData(loc, i);
+            lock (_lock)
+            {
+                if (_blocks.TryGetValue(block, out var s) && s.Pending is { Count: > 0 } pending)
+                {
+                    long rangeStart = blockStart + (long)firstSlice * ExtentStore.ExtentStore.SliceSize;
+                    foreach (var e in pending)
+                    {
+                        long a = Math.Max(e.Offset, rangeStart);
+                        long b = Math.Min(e.End, blockStart + ((long)lastSlice + 1) * ExtentStore.ExtentStore.SliceSize);
+                        if (a >= b)
+                            continue;
+                        bool write = e.Type != JournalRecordType.Unmap;
+                        // Slices touched (write) or covered whole (unmap), relative to firstSlice.
+                        long lo = write ? (a - rangeStart) / ExtentStore.ExtentStore.SliceSize : (a - rangeStart + ExtentStore.ExtentStore.SliceSize - 1) / ExtentStore.ExtentStore.SliceSize;
+                        long hi = write ? (b - 1 - rangeStart) / ExtentStore.ExtentStore.SliceSize : (b - rangeStart) / ExtentStore.ExtentStore.SliceSize - 1;
+                        for (long i = lo; i <= hi; i++)
+                            mapped[(int)i] = write;
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < mapped.Length; i++)
+        {
+            int m = mapped[i] ? 1 : 0;
+            if (state < 0)
+                state = m;
+            else if (state != m)
+                return Math.Max(from, blockStart + (long)(firstSlice + i) * ExtentStore.ExtentStore.SliceSize);
+        }
+        return to;
+    }
+
+    /// <summary>The block's extent: from the index when known, else from the vDisk map, without caching it (a status scan of a large disk must not fill the index).</summary>
+    private SlotRef PeekLocation(long block)
+    {
+        lock (_lock)
+        {
+            if (_blocks.TryGetValue(block, out var s) && s.LocationKnown)
+                return s.Location;
+        }
+        return _engine.Metadata.TryGetBlock(Id, block, out var rec) ? new SlotRef(rec.EgroupId, rec.Slot) : SlotRef.None;
+    }
+
     // ---------------------------------------------------------------- read
 
     public ValueTask<IoStatus> ReadAsync(long offset, Memory<byte> destination, IoContext context)

@@ -128,6 +128,28 @@ public sealed class FileVDisk : IVDisk, IDisposable
         return new ValueTask<IoStatus>(IoStatus.Ok);
     }
 
+    /// <summary>
+    /// The file's holes are the deallocated ranges (SEEK_DATA / SEEK_HOLE); a file system that cannot tell
+    /// reports everything as data, which reads as "mapped or unknown".
+    /// </summary>
+    public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context)
+    {
+        long capacity = CapacityBytes;
+        if (offset < 0 || offset >= capacity || maxLength <= 0)
+            return new ValueTask<AllocationRun>(AllocationRun.Failed(IoStatus.OutOfRange));
+        long end = offset + Math.Min(maxLength, capacity - offset);
+        long data = NativeFile.SeekData(_handle, offset);
+        if (data == -NativeFile.ENXIO)
+            return new ValueTask<AllocationRun>(new AllocationRun(IoStatus.Ok, end - offset, false)); // a hole up to the end of the file
+        if (data < 0)
+            return new ValueTask<AllocationRun>(new AllocationRun(IoStatus.Ok, end - offset, true));
+        if (data > offset)
+            return new ValueTask<AllocationRun>(new AllocationRun(IoStatus.Ok, Math.Min(data, end) - offset, false));
+        long hole = NativeFile.SeekHole(_handle, offset);
+        long runEnd = hole > offset ? Math.Min(hole, end) : end;
+        return new ValueTask<AllocationRun>(new AllocationRun(IoStatus.Ok, runEnd - offset, true));
+    }
+
     public ValueTask<IoStatus> FlushAsync(IoContext context) => AwaitSync(_commit.SyncAsync(), IoStatus.WriteError);
 
     private ValueTask<IoStatus> AwaitSync(Task<int> sync, IoStatus onError)

@@ -38,4 +38,10 @@ public sealed class NullVDisk(long id, string name, long capacityBytes) : IVDisk
         new(offset < 0 || offset + length > CapacityBytes ? IoStatus.OutOfRange : IoStatus.Ok);
 
     public ValueTask<IoStatus> FlushAsync(IoContext context) => new(IoStatus.Ok);
+
+    /// <summary>Nothing is ever stored: every block is deallocated (and reads zeros, as LBPRZ promises).</summary>
+    public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) =>
+        new(offset < 0 || offset >= CapacityBytes || maxLength <= 0
+            ? new AllocationRun(IoStatus.OutOfRange, 0, false)
+            : new AllocationRun(IoStatus.Ok, Math.Min(maxLength, CapacityBytes - offset), false));
 }

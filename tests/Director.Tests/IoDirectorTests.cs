@@ -33,6 +33,7 @@ public sealed class IoDirectorTests
         public ValueTask<IoStatus> WriteAsync(long offset, ReadOnlyMemory<byte> source, IoFlags flags, IoContext context) => Done("write", offset, source.Length, context);
         public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) => Done("unmap", offset, (int)length, context);
         public ValueTask<IoStatus> FlushAsync(IoContext context) => Done("flush", 0, 0, context);
+        public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) => new(new AllocationRun(IoStatus.Ok, Math.Min(maxLength, CapacityBytes - offset), true));
     }
 
     /// <summary>A provisioner that, like the storage engine, registers what it creates with the Director.</summary>
@@ -194,5 +195,6 @@ public sealed class IoDirectorTests
         public ValueTask<IoStatus> WriteAsync(long offset, ReadOnlyMemory<byte> source, IoFlags flags, IoContext context) => new(IoStatus.Ok);
         public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) => new(IoStatus.Ok);
         public ValueTask<IoStatus> FlushAsync(IoContext context) => new(IoStatus.Ok);
+        public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) => new(new AllocationRun(IoStatus.Ok, maxLength, true));
     }
 }

@@ -5,7 +5,7 @@ namespace StorageAppliance.Integration.Tests;
 /// <summary>
 /// SCSI-3 persistent reservations through the running appliance, from raw iSCSI sessions: the fencing a
 /// failover cluster relies on, across two sessions, across two targets exporting one vDisk (multipath), and
-/// (once the host wires IReservationStore to the metadata store) across a restart.
+/// with APTPL across a restart (the host keeps them in the metadata store).
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -97,36 +97,123 @@ public sealed class ReservationTests
         Assert.That(a2.ScsiCommandIn(Read10(), 512).Status, Is.EqualTo(0x18));
     }
 
+    /// <summary>(PTPL_C, PTPL_A) from PERSISTENT RESERVE IN, REPORT CAPABILITIES.</summary>
+    private static (bool, bool) Capabilities(RawInitiator raw)
+    {
+        var (status, d) = raw.ScsiCommandIn([0x5E, 0x02, 0, 0, 0, 0, 0, 0, 8, 0], 8);
+        Assert.That(status, Is.Zero);
+        return ((d[2] & 0x01) != 0, (d[3] & 0x01) != 0);
+    }
+
+    /// <summary>READ KEYS: the registered keys.</summary>
+    private static ulong[] ReadKeys(RawInitiator raw)
+    {
+        var (status, d) = raw.ScsiCommandIn([0x5E, 0x00, 0, 0, 0, 0, 0, 0x01, 0x00, 0], 256);
+        Assert.That(status, Is.Zero);
+        int length = (int)BinaryPrimitives.ReadUInt32BigEndian(d.AsSpan(4));
+        var keys = new ulong[length / 8];
+        for (int i = 0; i < keys.Length; i++)
+            keys[i] = BinaryPrimitives.ReadUInt64BigEndian(d.AsSpan(8 + 8 * i));
+        return keys;
+    }
+
+    /// <summary>Stops the appliance (SIGINT, or SIGKILL for a power loss) and starts it again on the same data folder.</summary>
+    private static ApplianceProcess Restart(ApplianceProcess appliance, string config, bool crash)
+    {
+        Assert.That(appliance.Signal(crash ? "KILL" : "INT", TimeSpan.FromSeconds(30)), Is.True, "the appliance stops");
+        string workDir = appliance.WorkDir;
+        appliance.Dispose(keepWorkDir: true);
+        return ApplianceProcess.Start(config, workDir);
+    }
+
     /// <summary>
-    /// APTPL: registrations and the reservation survive a restart of the appliance. Needs the host to give each
-    /// logical unit an IReservationStore over the metadata store (until then APTPL=1 is refused: PTPL_C=0).
+    /// APTPL=1: the registrations and the reservation survive a restart of the appliance, clean or killed
+    /// (SPC-4, persisting reservations: with APTPL set, they are kept across a power loss), and the same I_T nexus still holds it.
     /// </summary>
-    [Test]
-    [Category("NeedsEngine")]
-    [Explicit("needs IReservationStore wired to the metadata store by the host (LogicalUnitOptions.ReservationStore)")]
-    public void AptplReservation_SurvivesARestart()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void AptplReservation_SurvivesARestart(bool crash)
     {
         const uint isidA = 0x0A0A0A0A;
         string config = ApplianceProcess.SimpleConfig("64MiB");
         var appliance = ApplianceProcess.Start(config);
-        string workDir = appliance.WorkDir;
         try
         {
             using (var a = Session(appliance, "iqn.2026-11.test:node-a", isid: isidA))
             {
+                Assert.That(Capabilities(a), Is.EqualTo((true, false)), "PTPL_C=1 (persistence capable), PTPL_A=0 before any APTPL");
                 var (status, sense) = a.ScsiCommandOut(PrOut(0x06), Parameters(0, 0xA, aptpl: true));
                 Assert.That(status, Is.Zero, $"REGISTER with APTPL=1: sense {Convert.ToHexString(sense)}");
                 Assert.That(a.ScsiCommandOut(PrOut(0x01, WriteExclusive), Parameters(0xA)).Status, Is.Zero);
+                Assert.That(Capabilities(a), Is.EqualTo((true, true)), "PTPL_A=1");
             }
-            Assert.That(appliance.Signal("INT", TimeSpan.FromSeconds(30)), Is.True, "clean stop");
-            appliance.Dispose(keepWorkDir: true);
-            appliance = ApplianceProcess.Start(config, workDir);
+            using (var c = Session(appliance, "iqn.2026-11.test:node-c"))
+                Assert.That(c.ScsiCommandOut(PrOut(0x06), Parameters(0, 0xC, aptpl: true)).Status, Is.Zero, "a second registrant (the APTPL of the last REGISTER applies to all)");
+            appliance = Restart(appliance, config, crash);
 
             using var b = Session(appliance, "iqn.2026-11.test:node-b");
             Assert.That(ReadReservation(b), Is.EqualTo((true, 0xAUL, WriteExclusive)));
-            Assert.That(b.ScsiCommandOut(Write10(), new byte[512]).Status, Is.EqualTo(0x18));
+            Assert.That(ReadKeys(b), Is.EquivalentTo(new ulong[] { 0xA, 0xC }));
+            Assert.That(b.ScsiCommandOut(Write10(), new byte[512]).Status, Is.EqualTo(0x18), "the reservation still fences others");
             using var again = Session(appliance, "iqn.2026-11.test:node-a", isid: isidA);
             Assert.That(again.ScsiCommandOut(Write10(), new byte[512]).Status, Is.Zero, "the same I_T nexus still holds it");
+            Assert.That(Capabilities(again), Is.EqualTo((true, true)), "APTPL still active");
+        }
+        finally
+        {
+            appliance.Dispose();
+        }
+    }
+
+    /// <summary>APTPL=0: registrations and the reservation are gone after a restart (SPC-4, persisting reservations: without APTPL they do not survive a power loss).</summary>
+    [Test]
+    public void NonAptplReservation_IsDroppedAtRestart()
+    {
+        string config = ApplianceProcess.SimpleConfig("64MiB");
+        var appliance = ApplianceProcess.Start(config);
+        try
+        {
+            using (var a = Session(appliance, "iqn.2026-11.test:node-a"))
+            {
+                Assert.That(a.ScsiCommandOut(PrOut(0x06), Parameters(0, 0xA)).Status, Is.Zero);
+                Assert.That(a.ScsiCommandOut(PrOut(0x01, ExclusiveAccess), Parameters(0xA)).Status, Is.Zero);
+            }
+            appliance = Restart(appliance, config, crash: false);
+
+            using var b = Session(appliance, "iqn.2026-11.test:node-b");
+            Assert.That(ReadReservation(b), Is.EqualTo((false, 0UL, (byte)0)));
+            Assert.That(ReadKeys(b), Is.Empty);
+            Assert.That(b.ScsiCommandIn(Read10(), 512).Status, Is.Zero, "no Exclusive Access left to fence a read");
+        }
+        finally
+        {
+            appliance.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// APTPL turned off again by a later REGISTER (the last one decides, SPC-4, persisting reservations): what was saved is
+    /// dropped, so the restart brings nothing back.
+    /// </summary>
+    [Test]
+    public void AptplTurnedOff_IsNotRestored()
+    {
+        string config = ApplianceProcess.SimpleConfig("64MiB");
+        var appliance = ApplianceProcess.Start(config);
+        try
+        {
+            using (var a = Session(appliance, "iqn.2026-11.test:node-a"))
+            {
+                Assert.That(a.ScsiCommandOut(PrOut(0x06), Parameters(0, 0xA, aptpl: true)).Status, Is.Zero);
+                Assert.That(a.ScsiCommandOut(PrOut(0x01, WriteExclusive), Parameters(0xA)).Status, Is.Zero);
+                Assert.That(a.ScsiCommandOut(PrOut(0x00), Parameters(0xA, 0xA2, aptpl: false)).Status, Is.Zero, "REGISTER with a new key and APTPL=0");
+                Assert.That(Capabilities(a), Is.EqualTo((true, false)));
+            }
+            appliance = Restart(appliance, config, crash: true);
+
+            using var b = Session(appliance, "iqn.2026-11.test:node-b");
+            Assert.That(ReadKeys(b), Is.Empty);
+            Assert.That(ReadReservation(b), Is.EqualTo((false, 0UL, (byte)0)));
         }
         finally
         {

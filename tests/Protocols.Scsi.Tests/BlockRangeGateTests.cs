@@ -359,5 +359,7 @@ public class AtomicityTests
         public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) => inner.UnmapAsync(offset, length, context);
 
         public ValueTask<IoStatus> FlushAsync(IoContext context) => inner.FlushAsync(context);
+
+        public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) => inner.GetAllocationAsync(offset, maxLength, context);
     }
 }

@@ -67,6 +67,16 @@ public sealed class LuFixture
         return f;
     }
 
+    /// <summary>A fixture around a unit built by the test (over its own vDisk: <see cref="Memory"/> and <see cref="Disk"/> are then null), its unit attention consumed.</summary>
+    public static LuFixture For(LogicalUnit unit)
+    {
+        var nexus = NewNexus("iqn.1994-05.com.example:host1", 1);
+        unit.AddNexus(nexus);
+        var f = new LuFixture(null!, null!, unit, nexus);
+        f.Run(Cdbs.TestUnitReady());
+        return f;
+    }
+
     public static ITNexus NewNexus(string initiator, ushort relativePort, string targetPort = TargetPort) =>
         new(initiator, initiator + ",i,0x23d000000001", targetPort, relativePort);
 

@@ -98,4 +98,25 @@ public sealed class FileVDiskTests
         Assert.That(results, Is.All.EqualTo(IoStatus.Ok));
         Assert.That(await v.FlushAsync(Ctx), Is.EqualTo(IoStatus.Ok));
     }
+
+    [Test]
+    public async Task Allocation_follows_the_files_holes()
+    {
+        using var v = Open(8L << 20);
+        Assert.That(await v.GetAllocationAsync(0, 8L << 20, Ctx), Is.EqualTo(new AllocationRun(IoStatus.Ok, 8L << 20, false)), "a new file is one hole");
+        var data = new byte[1 << 20];
+        Array.Fill(data, (byte)7);
+        Assert.That(await v.WriteAsync(2L << 20, data, IoFlags.None, Ctx), Is.EqualTo(IoStatus.Ok));
+        Assert.That(await v.UnmapAsync((2L << 20) + (256 << 10), 256 << 10, Ctx), Is.EqualTo(IoStatus.Ok));
+        var first = await v.GetAllocationAsync(0, 8L << 20, Ctx);
+        if (first.Mapped)
+            Assert.Ignore("this file system does not report holes (SEEK_DATA/SEEK_HOLE)");
+        Assert.That(first, Is.EqualTo(new AllocationRun(IoStatus.Ok, 2L << 20, false)));
+        Assert.That(await v.GetAllocationAsync(2L << 20, 8L << 20, Ctx), Is.EqualTo(new AllocationRun(IoStatus.Ok, 256 << 10, true)));
+        Assert.That(await v.GetAllocationAsync((2L << 20) + (256 << 10), 8L << 20, Ctx), Is.EqualTo(new AllocationRun(IoStatus.Ok, 256 << 10, false)), "the punched hole");
+        Assert.That(await v.GetAllocationAsync((2L << 20) + (512 << 10), 8L << 20, Ctx), Is.EqualTo(new AllocationRun(IoStatus.Ok, 512 << 10, true)));
+        Assert.That(await v.GetAllocationAsync(3L << 20, 8L << 20, Ctx), Is.EqualTo(new AllocationRun(IoStatus.Ok, 5L << 20, false)), "to the end, clipped to the capacity");
+        Assert.That(await v.GetAllocationAsync(2L << 20, 4096, Ctx), Is.EqualTo(new AllocationRun(IoStatus.Ok, 4096, true)), "clipped to maxLength");
+        Assert.That((await v.GetAllocationAsync(8L << 20, 512, Ctx)).Status, Is.EqualTo(IoStatus.OutOfRange));
+    }
 }

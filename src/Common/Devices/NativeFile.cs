@@ -30,6 +30,35 @@ public static partial class NativeFile
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long lseek(int fd, long offset, int whence);
+
+    public const int ENXIO = 6;
+    private const int SEEK_DATA = 3;
+    private const int SEEK_HOLE = 4;
+
+    /// <summary>lseek(2) SEEK_DATA: the first offset at or after <paramref name="offset"/> holding data, or -errno (-ENXIO: none before the end).</summary>
+    public static long SeekData(SafeFileHandle handle, long offset) => Seek(handle, offset, SEEK_DATA);
+
+    /// <summary>lseek(2) SEEK_HOLE: the first offset at or after <paramref name="offset"/> in a hole (the end of the file counts as one), or -errno.</summary>
+    public static long SeekHole(SafeFileHandle handle, long offset) => Seek(handle, offset, SEEK_HOLE);
+
+    private static long Seek(SafeFileHandle handle, long offset, int whence)
+    {
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            long r = lseek((int)handle.DangerousGetHandle(), offset, whence);
+            return r >= 0 ? r : -Marshal.GetLastPInvokeError();
+        }
+        finally
+        {
+            if (added)
+                handle.DangerousRelease();
+        }
+    }
+
     /// <summary>fdatasync(2); returns 0 or errno.</summary>
     public static int DataSync(SafeFileHandle handle) => WithFd(handle, fd => fdatasync(fd) == 0 ? 0 : Marshal.GetLastPInvokeError());
 

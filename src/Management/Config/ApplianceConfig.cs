@@ -259,6 +259,12 @@ public sealed class VDiskConfig
     /// <summary>The logical block size the LUN reports: 512 or 4096.</summary>
     public int BlockSize { get; set; } = 512;
 
+    /// <summary>
+    /// The physical block size READ CAPACITY (16) reports: 0 (the default) for one logical block per physical
+    /// block, else a power-of-two multiple of <see cref="BlockSize"/> up to 64 KiB (4096 on a 512-byte disk: "512e").
+    /// </summary>
+    public int PhysicalBlockSize { get; set; }
+
     public bool Thin { get; set; } = true;
 
     /// <summary>The initial SCSI write cache enable (WCE) bit.</summary>

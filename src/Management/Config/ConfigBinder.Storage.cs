@@ -16,6 +16,7 @@ namespace StorageAppliance.Management.Config;
 //     thin: true         write_cache: true      read_only: false
 //     backing: engine      engine (journal, extents) or none (no storage: reads zeros, writes discarded;
 //                          for measuring the protocol cost alone)
+//     physical_block_size: 4096   optional: a power-of-two multiple of block_size, at most 64KiB (READ CAPACITY 16)
 internal sealed partial class ConfigBinder
 {
     private readonly NameTable _containerNames = new("container");
@@ -96,6 +97,18 @@ internal sealed partial class ConfigBinder
             else if (m.Value("block_size") is not null)
             {
                 blockSizeOk = false;
+            }
+
+            if (m.Size("physical_block_size") is { } physical)
+            {
+                // READ CAPACITY (16) reports it as 2^exponent logical blocks per physical block (SBC-4, READ CAPACITY (16) parameter data).
+                if (physical > 64 << 10)
+                    ctx.Error(m.PositionOf("physical_block_size"), m.PathOf("physical_block_size"), $"physical block size {physical} is larger than 64KiB");
+                else if (blockSizeOk && (physical < vdisk.BlockSize || physical % vdisk.BlockSize != 0 || !long.IsPow2(physical / vdisk.BlockSize)))
+                    ctx.Error(m.PositionOf("physical_block_size"), m.PathOf("physical_block_size"),
+                        $"physical block size {physical} is not a power-of-two multiple of the block size {vdisk.BlockSize}");
+                else
+                    vdisk.PhysicalBlockSize = (int)physical;
             }
 
             if (m.Value("size") is null)

@@ -120,6 +120,34 @@ public class ConfigErrorTests
         Yaml.FailsAt(yaml, 7, 17, "vdisks[0].block_size", "block size 1024 is not supported (use 512 or 4096)");
     }
 
+    [TestCase("4096", 512, 4096)]
+    [TestCase("4KiB", 512, 4096)]
+    [TestCase("512", 512, 512)]
+    [TestCase("64KiB", 4096, 65536)]
+    public void PhysicalBlockSize_IsAPowerOfTwoMultipleOfTheBlockSize(string text, int blockSize, int expected)
+    {
+        string yaml = Yaml.Valid.Replace("size: 8GiB", $"size: 8GiB\n    block_size: {blockSize}\n    physical_block_size: {text}");
+
+        Assert.That(Yaml.Load(yaml).VDisks.Single().PhysicalBlockSize, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void PhysicalBlockSize_DefaultsToNone()
+    {
+        Assert.That(Yaml.Load(Yaml.Valid).VDisks.Single().PhysicalBlockSize, Is.Zero);
+    }
+
+    [TestCase("1536", 512, "physical block size 1536 is not a power-of-two multiple of the block size 512")]
+    [TestCase("256", 512, "physical block size 256 is not a power-of-two multiple of the block size 512")]
+    [TestCase("2048", 4096, "physical block size 2048 is not a power-of-two multiple of the block size 4096")]
+    [TestCase("128KiB", 512, "physical block size 131072 is larger than 64KiB")]
+    public void PhysicalBlockSize_OutsideTheRules_IsReported(string text, int blockSize, string reason)
+    {
+        string yaml = Yaml.Valid.Replace("size: 8GiB", $"size: 8GiB\n    block_size: {blockSize}\n    physical_block_size: {text}");
+
+        Yaml.FailsAt(yaml, 8, 26, "vdisks[0].physical_block_size", reason);
+    }
+
     [Test]
     public void IscsiLengths_AcceptSizeUnits()
     {

@@ -53,4 +53,10 @@ public sealed class MemoryVDisk : IVDisk
     }
 
     public ValueTask<IoStatus> FlushAsync(IoContext context) => new(IoStatus.Ok);
+
+    /// <summary>Keeps no allocation map: every byte counts as mapped.</summary>
+    public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) =>
+        offset < 0 || offset >= CapacityBytes || maxLength <= 0
+            ? new(AllocationRun.Failed(IoStatus.OutOfRange))
+            : new(new AllocationRun(IoStatus.Ok, Math.Min(maxLength, CapacityBytes - offset), true));
 }

@@ -126,5 +126,7 @@ public sealed class FileVDiskProvisioner : IVDiskProvisioner, IDisposable
         }
 
         public ValueTask<IoStatus> FlushAsync(IoContext context) => inner.FlushAsync(context);
+
+        public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) => inner.GetAllocationAsync(offset, maxLength, context);
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using StorageAppliance.Protocols.Scsi.Tests.TestDoubles;
 using StorageAppliance.Director;
 
 namespace StorageAppliance.Protocols.Scsi.Tests.Commands;
@@ -242,17 +244,89 @@ public class WriteSameTests
 
 public class GetLbaStatusTests
 {
-    [Test]
-    public void OneDescriptorToTheEnd_MappedOrUnknown()
+    /// <summary>The descriptors of a GET LBA STATUS reply as (lba, blocks, provisioning status), checked against PARAMETER DATA LENGTH.</summary>
+    private static List<(ulong Lba, uint Blocks, int Status)> Descriptors(ScsiTask task)
     {
-        var f = LuFixture.Create(blocks: 2048);
-        var task = f.Run(Cdbs.GetLbaStatus(100));
         TaskAssert.Good(task);
         var d = task.DataIn.ToArray();
-        Assert.That(LuFixture.U32(d, 0), Is.EqualTo(20));
-        Assert.That(LuFixture.U64(d, 8), Is.EqualTo(100));
-        Assert.That(LuFixture.U32(d, 16), Is.EqualTo(1948));
-        Assert.That(d[20] & 0x0F, Is.Zero);
+        Assert.That(LuFixture.U32(d, 0), Is.EqualTo(d.Length - 4), "PARAMETER DATA LENGTH");
+        var list = new List<(ulong, uint, int)>();
+        for (int at = 8; at + 16 <= d.Length; at += 16)
+            list.Add((LuFixture.U64(d, at), LuFixture.U32(d, at + 8), d[at + 12] & 0x0F));
+        return list;
+    }
+
+    [Test]
+    public void ANeverWrittenDisk_IsOneDeallocatedRunToTheEnd()
+    {
+        var f = LuFixture.Create(blocks: 2048);
+        Assert.That(Descriptors(f.Run(Cdbs.GetLbaStatus(100))), Is.EqualTo(new[] { (100UL, 1948u, 1) }));
+    }
+
+    [Test]
+    public void WrittenAndUnmappedRanges_AreReportedAsTheyAre()
+    {
+        var f = LuFixture.Create(blocks: 2048);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x2A, 16, 32), f.Pattern(32)));
+        TaskAssert.Good(f.Run(Cdbs.Block(0x2A, 100, 8), f.Pattern(8)));
+        var list = Cdbs.UnmapList((20, 4));
+        TaskAssert.Good(f.Run(Cdbs.Unmap(list.Length), list));
+        Assert.That(Descriptors(f.Run(Cdbs.GetLbaStatus(0, 4096))), Is.EqualTo(new[]
+        {
+            (0UL, 16u, 1), (16UL, 4u, 0), (20UL, 4u, 1), (24UL, 24u, 0), (48UL, 52u, 1), (100UL, 8u, 0), (108UL, 1940u, 1),
+        }));
+        // SBC-4 (LBA status descriptor relationships): the first descriptor starts at the STARTING LOGICAL BLOCK ADDRESS, even inside a run.
+        Assert.That(Descriptors(f.Run(Cdbs.GetLbaStatus(30, 4096)))[0], Is.EqualTo((30UL, 18u, 0)));
+    }
+
+    [Test]
+    public void TheAllocationLength_BoundsTheDescriptors()
+    {
+        var f = LuFixture.Create(blocks: 2048);
+        for (ulong lba = 0; lba < 40; lba += 2)
+            TaskAssert.Good(f.Run(Cdbs.Block(0x2A, lba, 1), f.Pattern(1)));
+        Assert.That(Descriptors(f.Run(Cdbs.GetLbaStatus(0, 8 + 3 * 16))), Is.EqualTo(new[] { (0UL, 1u, 0), (1UL, 1u, 1), (2UL, 1u, 0) }));
+        var many = Descriptors(f.Run(Cdbs.GetLbaStatus(0, 65536)));
+        Assert.That(many, Has.Count.EqualTo(40), "20 written, 19 holes between them, then the rest");
+        Assert.That(many[^1], Is.EqualTo((39UL, 2009u, 1)));
+        // An allocation length shorter than one descriptor truncates it (SPC-4): the header says what was cut off.
+        var task = f.Run(Cdbs.GetLbaStatus(0, 12));
+        TaskAssert.Good(task);
+        Assert.That(task.DataIn.Length, Is.EqualTo(12));
+        Assert.That(LuFixture.U32(task.DataIn.Span, 0), Is.EqualTo(20));
+    }
+
+    [Test]
+    public void AVDiskWithCoarseAllocation_ReportsAPartlyUnmappedUnitAsMapped()
+    {
+        var memory = new MemoryVDisk(2048 * 512, allocationUnit: 4096);
+        var unit = new LogicalUnit(memory, new LogicalUnitOptions { SerialNumber = "c", NaaDesignator = LuFixture.Naa }, NullLogger.Instance);
+        var f = LuFixture.For(unit);
+        TaskAssert.Good(f.Run(Cdbs.Block(0x2A, 0, 32), f.Pattern(32)));
+        var list = Cdbs.UnmapList((4, 12)); // blocks 8..15 are one whole unit, 4..7 half of one
+        TaskAssert.Good(f.Run(Cdbs.Unmap(list.Length), list));
+        Assert.That(Descriptors(f.Run(Cdbs.GetLbaStatus(0, 4096))), Is.EqualTo(new[] { (0UL, 8u, 0), (8UL, 8u, 1), (16UL, 16u, 0), (32UL, 2016u, 1) }));
+    }
+
+    [Test]
+    public void RunsLongerThanTheField_AreSplit_AndTheVDiskIsAskedABoundedNumberOfTimes()
+    {
+        // 2^33 blocks of nothing: more than the 32-bit NUMBER OF LOGICAL BLOCKS holds.
+        var unit = new LogicalUnit(new HugeVDisk(512L << 33), new LogicalUnitOptions { SerialNumber = "h", NaaDesignator = LuFixture.Naa }, NullLogger.Instance);
+        var f = LuFixture.For(unit);
+        var d = Descriptors(f.Run(Cdbs.GetLbaStatus(0, 4096)));
+        Assert.That(d, Is.EqualTo(new[] { (0UL, uint.MaxValue, 1), ((ulong)uint.MaxValue, uint.MaxValue, 1), (2UL * uint.MaxValue, 2u, 1) }));
+    }
+
+    [Test]
+    public void AFailedQuery_IsReportedWithItsSense()
+    {
+        var f = LuFixture.Create();
+        f.Disk.Fail("allocation", IoStatus.MediumError);
+        TaskAssert.Check(f.Run(Cdbs.GetLbaStatus(5)), SenseCode.UnrecoveredReadError);
+        f.Disk.Heal();
+        f.Disk.Asynchronous = true;
+        Assert.That(Descriptors(f.Run(Cdbs.GetLbaStatus(5))), Is.EqualTo(new[] { (5UL, (uint)f.Blocks - 5, 1) }), "through the awaiting path");
     }
 
     [Test]

@@ -309,5 +309,6 @@ public class ReadWriteTests
         }
         public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) => new(IoStatus.Ok);
         public ValueTask<IoStatus> FlushAsync(IoContext context) => new(IoStatus.Ok);
+        public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) => new(new AllocationRun(IoStatus.Ok, Math.Min(maxLength, CapacityBytes - offset), true));
     }
 }

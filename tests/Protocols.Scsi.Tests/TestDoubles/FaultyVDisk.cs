@@ -18,7 +18,7 @@ public sealed class FaultyVDisk(IVDisk inner) : IVDisk
     /// <summary>Complete each call on the thread pool instead of synchronously.</summary>
     public bool Asynchronous { get; set; }
 
-    /// <summary>Makes every call of <paramref name="operation"/> ("read", "write", "unmap", "flush") fail with <paramref name="status"/>.</summary>
+    /// <summary>Makes every call of <paramref name="operation"/> ("read", "write", "unmap", "flush", "allocation") fail with <paramref name="status"/>.</summary>
     public void Fail(string operation, IoStatus status) => _failures[operation] = status;
 
     public void Heal() => _failures.Clear();
@@ -72,6 +72,22 @@ public sealed class FaultyVDisk(IVDisk inner) : IVDisk
 
     public ValueTask<IoStatus> FlushAsync(IoContext context) =>
         Run("flush", 0, 0, IoFlags.None, () => inner.FlushAsync(context));
+
+    /// <summary>Recorded as "allocation"; a failure set for it is returned as the run's status.</summary>
+    public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context)
+    {
+        lock (Calls)
+            Calls.Add(new VDiskCall("allocation", offset, maxLength, IoFlags.None));
+        if (_failures.TryGetValue("allocation", out var failure))
+            return new(AllocationRun.Failed(failure));
+        return Asynchronous ? LaterRun(() => inner.GetAllocationAsync(offset, maxLength, context)) : inner.GetAllocationAsync(offset, maxLength, context);
+    }
+
+    private static async ValueTask<AllocationRun> LaterRun(Func<ValueTask<AllocationRun>> call)
+    {
+        await Task.Yield();
+        return await call();
+    }
 
     private ValueTask<IoStatus> Run(string operation, long offset, long length, IoFlags flags, Func<ValueTask<IoStatus>> call)
     {

@@ -30,4 +30,10 @@ public sealed class HugeVDisk(long capacityBytes) : IVDisk
     public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) => new(IoStatus.Ok);
 
     public ValueTask<IoStatus> FlushAsync(IoContext context) => new(IoStatus.Ok);
+
+    /// <summary>It stores nothing: everything is deallocated.</summary>
+    public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) =>
+        offset < 0 || offset >= capacityBytes || maxLength <= 0
+            ? new(AllocationRun.Failed(IoStatus.OutOfRange))
+            : new(new AllocationRun(IoStatus.Ok, Math.Min(maxLength, capacityBytes - offset), false));
 }
