@@ -194,15 +194,18 @@ public sealed partial class Journal : IDisposable
         }
     }
 
-    /// <summary>Appends a write; the entry holds a copy of the data for reads until it is drained.</summary>
-    public JournalEntry AppendWrite(long vdiskId, long offset, ReadOnlySpan<byte> data) =>
-        Append(vdiskId, offset, data.Length, JournalRecordType.Write, data);
+    /// <summary>
+    /// Appends a write; the entry holds a copy of the data for reads until it is drained. <paramref name="index"/>
+    /// receives the entry before the append is complete (see <see cref="IJournalIndex"/>).
+    /// </summary>
+    public JournalEntry AppendWrite(long vdiskId, long offset, ReadOnlySpan<byte> data, IJournalIndex? index = null) =>
+        Append(vdiskId, offset, data.Length, JournalRecordType.Write, data, index);
 
     /// <summary>Appends an unmap of [offset, offset + length).</summary>
-    public JournalEntry AppendUnmap(long vdiskId, long offset, long length) =>
-        Append(vdiskId, offset, length, JournalRecordType.Unmap, default);
+    public JournalEntry AppendUnmap(long vdiskId, long offset, long length, IJournalIndex? index = null) =>
+        Append(vdiskId, offset, length, JournalRecordType.Unmap, default, index);
 
-    private JournalEntry Append(long vdiskId, long offset, long length, JournalRecordType type, ReadOnlySpan<byte> data)
+    private JournalEntry Append(long vdiskId, long offset, long length, JournalRecordType type, ReadOnlySpan<byte> data, IJournalIndex? index)
     {
         int size = JournalRecord.Size(data.Length);
         var entry = RentEntry();
@@ -238,8 +241,11 @@ public sealed partial class Journal : IDisposable
             }
             segment.Tail += size;
             segment.LastSequence = seq;
-            Volatile.Write(ref _lastSequence, seq);
             Fill(entry, h);
+            // Indexed before the sequence number is published: whoever sees LastSequence >= seq (the
+            // drainer choosing how far a round goes) also finds the entry where it looks for it.
+            index?.Add(entry);
+            Volatile.Write(ref _lastSequence, seq);
         }
         Interlocked.Add(ref _pendingBytes, size);
         return entry;

@@ -18,7 +18,7 @@ namespace StorageAppliance.VDisk;
 /// A read records the trim epoch before touching the extent and retries if a drain finished in between,
 /// so it never combines the old extent with an already-trimmed overlay.
 /// </remarks>
-internal sealed class EngineVDisk : IVDisk
+internal sealed class EngineVDisk : IVDisk, IJournalIndex
 {
     private const int StripeCount = 64;
 
@@ -115,13 +115,12 @@ internal sealed class EngineVDisk : IVDisk
         JournalEntry entry;
         try
         {
-            entry = _engine.Journal.AppendWrite(Id, offset, source.Span);
+            entry = _engine.Journal.AppendWrite(Id, offset, source.Span, this);
         }
         catch (JournalFailedException)
         {
             return new ValueTask<IoStatus>(IoStatus.WriteError);
         }
-        Index(entry);
         _engine.Appended();
         if ((flags & IoFlags.ForceUnitAccess) == 0)
             return new ValueTask<IoStatus>(IoStatus.Ok);
@@ -146,13 +145,12 @@ internal sealed class EngineVDisk : IVDisk
         JournalEntry entry;
         try
         {
-            entry = _engine.Journal.AppendUnmap(Id, offset, length);
+            entry = _engine.Journal.AppendUnmap(Id, offset, length, this);
         }
         catch (JournalFailedException)
         {
             return new ValueTask<IoStatus>(IoStatus.WriteError);
         }
-        Index(entry);
         _engine.Appended();
         return new ValueTask<IoStatus>(IoStatus.Ok);
     }
@@ -166,6 +164,9 @@ internal sealed class EngineVDisk : IVDisk
     }
 
     /// <summary>Adds an entry to every block it touches, in sequence order.</summary>
+    /// <summary>Called by the journal inside the append (lock order: journal append lock, then this vDisk's lock).</summary>
+    void IJournalIndex.Add(JournalEntry entry) => Index(entry);
+
     internal void Index(JournalEntry entry)
     {
         long first = entry.Offset >> BlockShift;
