@@ -2,9 +2,10 @@
 # compare-ganesha.sh — the appliance's NFS front end against nfs-ganesha (VFS FSAL) in one run: same
 # client (fio's nfs engine, i.e. libnfs), same machine, same file system under both.
 #
-# Until the appliance host serves NFS, our side is bench/nfs/NfsHost: a console host that runs the
-# NFS front end (Protocols.OncRpc + Protocols.Nfs, AddNfs) over the appliance's file-backed vDisks
-# (VDisk/FileVDisk through a sparse-file IVDiskProvisioner) with the namespace in SQLite.
+# Our side is the real appliance (out/appliance run): one export /bench of a container in the default
+# pool under its data dir, so every NFS file is a vDisk of the storage engine (journal, extent store,
+# SQLite metadata) and the namespace is in <data_dir>/nfs-namespace.db. iSCSI is off; the portmapper
+# is off (fio is given both ports in the URL).
 #
 # Workloads (each server gets one file laid out by a sequential 1 MiB write first):
 #   4 KiB random read QD32, 4 KiB random write QD32, 1 MiB sequential read QD$SEQ_QD, 1 MiB sequential write QD$SEQ_QD.
@@ -17,6 +18,7 @@
 #   FILE_SIZE=2g size of the test file             FIO=/var/cache/storage-appliance/fio/fio
 #   BENCH_TMP=${TMPDIR:-/tmp}   where both servers keep their data (one file system for both)
 #   RESULTS=<repo>/bench/results/nfs-<date>-<commit>   KEEP=1 keeps the temp dir
+#   APPLIANCE=<repo>/out/appliance   BUILD=1 publishes the appliance into out/ first, even if out/appliance exists
 # Needs root for ganesha (it binds privileged ports and registers with rpcbind); rpcbind is started
 # if none runs, and stopped again at the end.
 set -euo pipefail
@@ -32,6 +34,7 @@ SEQ_QD=${SEQ_QD:-8}
 FILE_SIZE=${FILE_SIZE:-$def_size}
 FIO=${FIO:-/var/cache/storage-appliance/fio/fio}
 BENCH_TMP=${BENCH_TMP:-${TMPDIR:-/tmp}}
+APPLIANCE=${APPLIANCE:-$REPO/out/appliance}
 
 log() { printf '[compare-ganesha %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -96,10 +99,20 @@ cpu_ticks() { # utime+stime of a process (all threads)
   echo $((f[11] + f[12]))
 }
 
-# ---------------------------------------------------------------- build our host
-log "building bench/nfs/NfsHost (Release)"
-(cd "$REPO" && dotnet build bench/nfs/NfsHost/NfsHost.csproj -c Release -o "$WORK/ours-bin" --nologo -v quiet >"$WORK/build.log" 2>&1) \
-  || { tail -20 "$WORK/build.log" >&2; die "NfsHost does not build"; }
+# ---------------------------------------------------------------- the appliance binary
+if [ "${BUILD:-0}" = 1 ] || [ ! -x "$APPLIANCE" ]; then
+  if [ "$APPLIANCE" = "$REPO/out/appliance" ]; then
+    log "publishing the appliance: dotnet publish src/Host -c Release -o out"
+    (cd "$REPO" && dotnet publish src/Host/Host.csproj -c Release -o out --nologo -v quiet -p:UseAppHost=true >"$WORK/publish.log" 2>&1) \
+      || { tail -20 "$WORK/publish.log" >&2; die "the appliance does not build"; }
+  fi
+  [ -x "$APPLIANCE" ] || die "no appliance binary at $APPLIANCE"
+fi
+# Run from a private copy: others may republish out/ while the benchmark runs.
+APPLIANCE_SRC=$APPLIANCE
+mkdir -p "$WORK/appliance-bin"
+cp -a "$(dirname "$APPLIANCE")/." "$WORK/appliance-bin/"
+APPLIANCE=$WORK/appliance-bin/$(basename "$APPLIANCE")
 
 # ---------------------------------------------------------------- rpcbind (ganesha registers with it)
 if ! python3 -c 'import socket; socket.create_connection(("127.0.0.1",111),0.5).close()' 2>/dev/null; then
@@ -111,14 +124,34 @@ if ! python3 -c 'import socket; socket.create_connection(("127.0.0.1",111),0.5).
 fi
 
 # ---------------------------------------------------------------- start both servers
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
 OUR_NFS=$(free_port); OUR_MNT=$(free_port)
 GAN_NFS=$(free_port); GAN_MNT=$(free_port)
 mkdir -p "$WORK/ours-data" "$WORK/ganesha-export" "$WORK/ganesha-state"
 
-"$WORK/ours-bin/StorageAppliance.NfsHost" --data "$WORK/ours-data" --listen "127.0.0.1:$OUR_NFS" --mount-port "$OUR_MNT" \
-  --portmapper off --export /bench >"$WORK/ours.log" 2>&1 &
+cat >"$WORK/appliance.yaml" <<EOF
+# Written by bench/nfs/compare-ganesha.sh: NFS only, one export of the default container, whose pool is
+# the default one (<data_dir>/disks/ssd0, on the same file system as ganesha's export).
+appliance:
+  name: bench
+iscsi:
+  enabled: false
+nfs:
+  enabled: true
+containers:
+  - name: default
+exports:
+  - path: /bench
+    container: default
+    root_squash: false
+EOF
+cp "$WORK/appliance.yaml" "$RESULTS/appliance.yaml"
+log "starting the appliance ($APPLIANCE_SRC, run from a copy) on 127.0.0.1:$OUR_NFS, MOUNT on $OUR_MNT"
+"$APPLIANCE" run --config "$WORK/appliance.yaml" --data-dir "$WORK/ours-data" \
+  --nfs-listen "127.0.0.1:$OUR_NFS" --nfs-mount-port "$OUR_MNT" --portmapper off >"$WORK/ours.log" 2>&1 &
 OUR_PID=$!
 wait_port "$OUR_NFS" "$OUR_PID" ours
+wait_port "$OUR_MNT" "$OUR_PID" ours
 
 cat >"$WORK/ganesha.conf" <<EOF
 # Written by bench/nfs/compare-ganesha.sh: NFSv3 over TCP on loopback, VFS FSAL.
@@ -198,7 +231,8 @@ done
 
 cat >"$RESULTS/meta.txt" <<EOF
 commit $COMMIT; $(nproc) cores; runtime ${RUNTIME}s, ramp ${RAMP}s, repeat $REPEAT, file $FILE_SIZE
-ganesha $(ganesha.nfsd -v 2>&1 | head -1 | sed 's/.*= //'), VFS FSAL; ours: bench/nfs/NfsHost (FileVDisk vDisks, SQLite namespace)
+ganesha $(ganesha.nfsd -v 2>&1 | head -1 | sed 's/.*= //'), VFS FSAL; ours: the appliance (out/appliance run: storage engine vDisks, SQLite namespace), binary $APPLIANCE_SRC built $(date -r "$APPLIANCE_SRC" -Is)
+load average at start: $LOAD_AT_START
 fio $("$FIO" --version)
 EOF
 python3 "$SCRIPT_DIR/summarize.py" --points "$POINTS" --clk-tck "$CLK_TCK" --runtime "$RUNTIME" --markdown "$RESULTS/summary.md" --meta "$RESULTS/meta.txt"
