@@ -11,7 +11,7 @@ namespace StorageAppliance.Director;
 /// handle whose requests cross the Director. Admission control, QoS queues and ownership come with their
 /// own issue and slot in there without the front ends changing.
 /// </summary>
-public sealed class IoDirector : IVDiskProvisioner
+public sealed class IoDirector : IVDiskProvisioner, IContainerSpace
 {
     private readonly ConcurrentDictionary<string, DirectedVDisk> _byName = new(StringComparer.Ordinal);
     private readonly ILogger<IoDirector> _log;
@@ -73,6 +73,13 @@ public sealed class IoDirector : IVDiskProvisioner
     }
 
     public IReadOnlyList<VDiskDescription> List() => Provisioner.List();
+
+    /// <summary>The engine's figures, when it has them.</summary>
+    public bool TryGetContainerSpace(string container, out ContainerSpace space)
+    {
+        space = default;
+        return _provisioner is IContainerSpace s && s.TryGetContainerSpace(container, out space);
+    }
 }
 
 internal static partial class DirectorLog

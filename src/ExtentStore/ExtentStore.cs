@@ -234,6 +234,30 @@ public sealed partial class ExtentStore : IDisposable
             return _containers[containerId].Used;
     }
 
+    /// <summary>
+    /// What the container may hold in all (its maximum, or its pool's capacity) and what it can still take
+    /// now, by the same rule as <see cref="TryReserve"/>: the pool's free space less what other containers
+    /// are guaranteed, capped by the container's maximum.
+    /// </summary>
+    public (long Total, long Free) ContainerSpace(long containerId)
+    {
+        lock (_space)
+        {
+            var c = _containers[containerId];
+            var pool = c.Pool;
+            long capacity = pool.Capacity;
+            long total = c.Record.MaxCapacityBytes > 0 ? Math.Min(c.Record.MaxCapacityBytes, capacity) : capacity;
+            long guaranteedToOthers = 0;
+            foreach (var other in _containers.Values)
+                if (!ReferenceEquals(other, c) && ReferenceEquals(other.Pool, pool))
+                    guaranteedToOthers += Math.Max(0, other.Record.ReservedCapacityBytes - other.Used - other.Reserved);
+            long free = capacity - pool.Used - pool.Reserved - guaranteedToOthers;
+            if (c.Record.MaxCapacityBytes > 0)
+                free = Math.Min(free, c.Record.MaxCapacityBytes - c.Used - c.Reserved);
+            return (total, Math.Clamp(free, 0, total));
+        }
+    }
+
     public (long Capacity, long Used, long Reserved) PoolSpace(long poolId)
     {
         lock (_space)

@@ -5,7 +5,17 @@ using StorageAppliance.Management.Config;
 
 namespace StorageAppliance.Host;
 
-public sealed record RunOptions(string? ConfigPath, string? DataDir, string[] IscsiListen, string? LogLevel);
+public sealed record RunOptions(string? ConfigPath, string? DataDir, string[] IscsiListen, string? LogLevel)
+{
+    /// <summary>--nfs-listen ADDR:PORT (repeatable): replaces nfs.listen and turns NFS on.</summary>
+    public string[] NfsListen { get; init; } = [];
+
+    /// <summary>--nfs-mount-port PORT: replaces nfs.mount_port (0 picks a free port).</summary>
+    public string? NfsMountPort { get; init; }
+
+    /// <summary>--portmapper auto|embedded|system|off: replaces nfs.portmapper.</summary>
+    public string? Portmapper { get; init; }
+}
 
 /// <summary>Loads and checks the config, builds the appliance, and runs it until Ctrl-C or SIGTERM.</summary>
 public static class ApplianceRunner
@@ -23,6 +33,7 @@ public static class ApplianceRunner
         {
             config = options.ConfigPath is null ? ConfigLoader.LoadEmbeddedDefault() : ConfigLoader.LoadFile(options.ConfigPath);
             ApplyOverrides(config, options);
+            CheckNfsOptions(config);
         }
         catch (ConfigException e)
         {
@@ -88,25 +99,91 @@ public static class ApplianceRunner
         }
     }
 
-    private static void ApplyOverrides(ApplianceConfig config, RunOptions options)
+    internal static void ApplyOverrides(ApplianceConfig config, RunOptions options)
     {
         if (options.DataDir is not null)
             config.Appliance.DataDir = options.DataDir;
-        if (options.IscsiListen.Length > 0)
+        var errors = new List<ConfigError>();
+        if (options.IscsiListen.Length > 0 && ParseListen(options.IscsiListen, "--iscsi-listen", errors) is { } iscsi)
+            config.Iscsi.Listen = iscsi;
+        if (options.NfsListen.Length > 0 && ParseListen(options.NfsListen, "--nfs-listen", errors) is { } nfs)
         {
-            var errors = new List<ConfigError>();
-            var listen = new List<ListenAddress>();
-            foreach (var text in options.IscsiListen)
-            {
-                if (ListenAddress.TryParse(text, out var address, out var error))
-                    listen.Add(address!);
-                else
-                    errors.Add(new ConfigError("command line", 0, 0, "--iscsi-listen", error!));
-            }
-            if (errors.Count > 0)
-                throw new ConfigException(errors);
-            config.Iscsi.Listen = listen;
+            // Asking for an NFS listener on the command line is asking for NFS, whatever the file says.
+            config.Nfs.Enabled = true;
+            config.Nfs.Listen = nfs;
         }
+        if (options.NfsMountPort is { } mountText)
+        {
+            if (int.TryParse(mountText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) && port <= 65535)
+                config.Nfs.MountPort = port;
+            else
+                errors.Add(new ConfigError("command line", 0, 0, "--nfs-mount-port", $"'{mountText}' is not a port; write a number from 1 to 65535, or 0 for any free port"));
+        }
+        if (options.Portmapper is { } pm)
+        {
+            PortmapperMode? mode = pm.Trim().ToLowerInvariant() switch
+            {
+                "auto" => PortmapperMode.Auto,
+                "embedded" => PortmapperMode.Embedded,
+                "system" => PortmapperMode.System,
+                "off" => PortmapperMode.Off,
+                _ => null,
+            };
+            if (mode is null)
+                errors.Add(new ConfigError("command line", 0, 0, "--portmapper", $"'{pm}' is not a portmapper mode; use auto, embedded, system or off"));
+            else
+                config.Nfs.Portmapper = mode.Value;
+        }
+        if (errors.Count == 0 && config.Nfs.Enabled)
+            CheckNfsPorts(config, options, errors);
+        if (errors.Count > 0)
+            throw new ConfigException(errors);
+    }
+
+    private static List<ListenAddress>? ParseListen(string[] texts, string option, List<ConfigError> errors)
+    {
+        var listen = new List<ListenAddress>();
+        int before = errors.Count;
+        foreach (var text in texts)
+        {
+            if (!ListenAddress.TryParse(text, out var address, out var error))
+                errors.Add(new ConfigError("command line", 0, 0, option, error!));
+            else if (listen.Exists(l => l.Overlaps(address!)))
+                errors.Add(new ConfigError("command line", 0, 0, option, $"'{text}' is given twice"));
+            else
+                listen.Add(address!);
+        }
+        return errors.Count == before ? listen : null;
+    }
+
+    // The file's own ports were checked when it loaded; the command line can move them onto each other.
+    private static void CheckNfsPorts(ApplianceConfig config, RunOptions options, List<ConfigError> errors)
+    {
+        if (options.NfsListen.Length == 0 && options.NfsMountPort is null && options.IscsiListen.Length == 0)
+            return;
+        string key = options.NfsListen.Length > 0 ? "--nfs-listen" : "nfs.listen";
+        var portals = config.Iscsi.Enabled ? config.Iscsi.Listen : [];
+        foreach (var nfs in config.Nfs.Listen)
+        {
+            if (portals.Find(p => p.Overlaps(nfs)) is { } portal)
+                errors.Add(new ConfigError("command line", 0, 0, key, $"'{nfs}' is also an iSCSI portal ({portal}); NFS needs its own port"));
+            if (config.Nfs.MountPort == 0)
+                continue;
+            var mount = new ListenAddress(nfs.Address, config.Nfs.MountPort);
+            if (portals.Find(p => p.Overlaps(mount)) is { } clash)
+                errors.Add(new ConfigError("command line", 0, 0, options.NfsMountPort is null ? "nfs.mount_port" : "--nfs-mount-port",
+                    $"MOUNT would listen on {mount}, which is an iSCSI portal ({clash}); choose another port, or 0 for any free one"));
+        }
+    }
+
+    // What the NFS front end itself would refuse at start, reported as a config error (exit 2) instead.
+    private static void CheckNfsOptions(ApplianceConfig config)
+    {
+        if (!config.Nfs.Enabled)
+            return;
+        var problems = ApplianceServices.BuildNfsOptions(config).Validate();
+        if (problems.Count > 0)
+            throw new ConfigException(problems.Select(p => new ConfigError(config.Source, 0, 0, "", p)).ToList());
     }
 }
 

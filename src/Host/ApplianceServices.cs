@@ -8,6 +8,7 @@ using StorageAppliance.Management.Config;
 using StorageAppliance.Protocols.Iscsi;
 using StorageAppliance.Protocols.Iscsi.Negotiation;
 using StorageAppliance.Protocols.Iscsi.Security;
+using StorageAppliance.Protocols.Nfs;
 using StorageAppliance.Protocols.Scsi;
 using StorageAppliance.Metadata;
 using StorageAppliance.VDisk;
@@ -34,9 +35,47 @@ public static class ApplianceServices
             services.AddSingleton<IscsiTcpListener>();
             services.AddHostedService<IscsiFrontEnd>();
         }
+        // NFS files are vDisks of the storage engine (the IVDiskProvisioner above): registered after
+        // storage, so it starts once the engine is open and stops before the engine drains and closes.
+        if (config.Nfs.Enabled)
+            services.AddNfs(BuildNfsOptions(config));
         services.AddSingleton<IApplianceAdmin, ApplianceAdmin>();
         services.AddAdminApi(Path.Combine(config.Appliance.DataDir, "admin.sock"));
         return services;
+    }
+
+    /// <summary>The NFS front end's options from the config's nfs: and exports: sections.</summary>
+    public static NfsServerOptions BuildNfsOptions(ApplianceConfig config)
+    {
+        var c = config.Nfs;
+        var listen = c.Listen.Select(l => l.ToIPEndPoint()).ToList();
+        return new NfsServerOptions
+        {
+            Listen = listen[0],
+            AdditionalListen = listen.Skip(1).ToList(),
+            MountPort = c.MountPort,
+            Portmapper = c.Portmapper switch
+            {
+                Management.Config.PortmapperMode.Embedded => Protocols.OncRpc.Portmapper.PortmapperMode.Embedded,
+                Management.Config.PortmapperMode.System => Protocols.OncRpc.Portmapper.PortmapperMode.System,
+                Management.Config.PortmapperMode.Off => Protocols.OncRpc.Portmapper.PortmapperMode.Off,
+                _ => Protocols.OncRpc.Portmapper.PortmapperMode.Auto,
+            },
+            // The namespace database (nfs-namespace.db) lives beside the engine's metadata.
+            DataDir = config.Appliance.DataDir,
+            Exports = config.Exports.Select(e => new ExportOptions
+            {
+                Path = e.Path,
+                Container = e.Container,
+                ReadOnly = e.ReadOnly,
+                // An IPNetwork prints as "10.0.0.0/8" or "192.0.2.7/32", which the export's matcher reads back.
+                Clients = e.Clients.Select(n => n.ToString()).ToList(),
+                // Copied explicitly: ExportOptions defaults to root_squash, the config (for ESXi) to no_root_squash.
+                RootSquash = e.RootSquash,
+                AnonUid = e.AnonUid,
+                AnonGid = e.AnonGid,
+            }).ToList(),
+        };
     }
 
     private static IscsiServer BuildIscsiServer(ApplianceConfig config, ILoggerFactory loggerFactory)

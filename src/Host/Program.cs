@@ -17,6 +17,19 @@ var iscsiListenOption = new Option<string[]>("--iscsi-listen")
     Description = "iSCSI portal ADDR:PORT (repeatable; overrides iscsi.listen)",
     AllowMultipleArgumentsPerToken = false,
 };
+var nfsListenOption = new Option<string[]>("--nfs-listen")
+{
+    Description = "NFS (and MOUNT) ADDR:PORT (repeatable; overrides nfs.listen and turns NFS on)",
+    AllowMultipleArgumentsPerToken = false,
+};
+var nfsMountPortOption = new Option<string?>("--nfs-mount-port")
+{
+    Description = "Port of the MOUNT protocol on the NFS addresses, 0 for any free one (overrides nfs.mount_port)",
+};
+var portmapperOption = new Option<string?>("--portmapper")
+{
+    Description = "auto, embedded (port 111 ourselves), system (register with rpcbind) or off (overrides nfs.portmapper)",
+};
 var logLevelOption = new Option<string?>("--log-level")
 {
     Description = "Minimum log level: Trace, Debug, Information, Warning, Error",
@@ -26,6 +39,9 @@ var run = new Command("run", "Start the appliance in the foreground; Ctrl-C stop
 run.Options.Add(configOption);
 run.Options.Add(dataDirOption);
 run.Options.Add(iscsiListenOption);
+run.Options.Add(nfsListenOption);
+run.Options.Add(nfsMountPortOption);
+run.Options.Add(portmapperOption);
 run.Options.Add(logLevelOption);
 run.SetAction(async (parse, ct) =>
 {
@@ -33,7 +49,12 @@ run.SetAction(async (parse, ct) =>
         parse.GetValue(configOption)?.FullName,
         parse.GetValue(dataDirOption)?.FullName,
         parse.GetValue(iscsiListenOption) ?? [],
-        parse.GetValue(logLevelOption));
+        parse.GetValue(logLevelOption))
+    {
+        NfsListen = parse.GetValue(nfsListenOption) ?? [],
+        NfsMountPort = parse.GetValue(nfsMountPortOption),
+        Portmapper = parse.GetValue(portmapperOption),
+    };
     return await ApplianceRunner.RunAsync(options).ConfigureAwait(false);
 });
 

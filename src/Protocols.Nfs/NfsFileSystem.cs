@@ -859,6 +859,17 @@ public sealed class NfsFileSystem : IDisposable
         _ => Nfsstat3.Io,
     };
 
+    /// <summary>
+    /// Size and free space of an export, for FSSTAT: its container's figures when the provisioner knows
+    /// them (<see cref="IContainerSpace"/>, the storage engine), else <see cref="NfsServerOptions.ReportedCapacityBytes"/>.
+    /// </summary>
+    public ContainerSpace SpaceOf(Export export)
+    {
+        if (_provisioner is IContainerSpace s && s.TryGetContainerSpace(export.Options.Container, out var space))
+            return space;
+        return new ContainerSpace(Options.ReportedCapacityBytes, Options.ReportedCapacityBytes);
+    }
+
     public void Dispose()
     {
         FlushDirtyAttributes();

@@ -12,6 +12,9 @@ public sealed class NfsServerOptions
     /// <summary>nfs.listen: where NFS (program 100003) is served. Port 0 picks a free port (tests).</summary>
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 2049);
 
+    /// <summary>The other nfs.listen addresses: each serves NFS and MOUNT on the same ports as <see cref="Listen"/>.</summary>
+    public IReadOnlyList<IPEndPoint> AdditionalListen { get; init; } = [];
+
     /// <summary>nfs.mount_port: where MOUNT (program 100005) is served; 0 picks a free port, null serves MOUNT on the NFS port only.</summary>
     public int? MountPort { get; init; } = 20048;
 
@@ -35,7 +38,7 @@ public sealed class NfsServerOptions
     /// <summary>FSINFO rtmax/wtmax.</summary>
     public int MaxTransferSize { get; init; } = 1 << 20;
 
-    /// <summary>What FSSTAT reports as the size of the file system, until the pool reports real figures.</summary>
+    /// <summary>What FSSTAT reports as size and free space when the provisioner cannot tell a container's space (<see cref="Director.IContainerSpace"/>).</summary>
     public long ReportedCapacityBytes { get; init; } = 64L << 40;
 
     /// <summary>How often sizes and times changed by UNSTABLE writes are written to the namespace (COMMIT always does).</summary>

@@ -18,7 +18,7 @@ namespace StorageAppliance.Protocols.Nfs;
 public sealed class NfsService : IHostedService, IAsyncDisposable
 {
     private readonly NfsServerOptions _options;
-    private readonly IVDiskProvisioner _provisioner;
+    private readonly Func<IVDiskProvisioner> _provisioner;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _log;
     private RpcTcpListener? _listener;
@@ -27,6 +27,15 @@ public sealed class NfsService : IHostedService, IAsyncDisposable
     private Task? _flushLoop;
 
     public NfsService(NfsServerOptions options, IVDiskProvisioner provisioner, ILoggerFactory loggerFactory)
+        : this(options, () => provisioner, loggerFactory)
+    {
+    }
+
+    /// <summary>
+    /// With the provisioner looked up when the service starts, not when it is built: in a host the
+    /// storage engine behind it only exists once the storage service (started before) has opened it.
+    /// </summary>
+    public NfsService(NfsServerOptions options, Func<IVDiskProvisioner> provisioner, ILoggerFactory loggerFactory)
     {
         _options = options;
         _provisioner = provisioner;
@@ -48,6 +57,9 @@ public sealed class NfsService : IHostedService, IAsyncDisposable
     /// <summary>Where MOUNT is served (also on the NFS port).</summary>
     public IPEndPoint? MountEndPoint { get; private set; }
 
+    /// <summary>Every endpoint listened on: NFS and MOUNT on each address of the options.</summary>
+    public IReadOnlyList<IPEndPoint> EndPoints { get; private set; } = [];
+
     public PortmapperHost? Portmapper => _portmapper;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -67,25 +79,49 @@ public sealed class NfsService : IHostedService, IAsyncDisposable
         }
         ulong verifier = (ulong)Random.Shared.NextInt64() ^ (ulong)DateTime.UtcNow.Ticks;
         NfsLog.NamespaceOpened(_log, where, verifier);
-        FileSystem = new NfsFileSystem(_options, store, _provisioner, _log);
+        FileSystem = new NfsFileSystem(_options, store, _provisioner(), _log);
         Nfs = new Nfs3Program(FileSystem, verifier, _log);
         Mount = new MountProgram(FileSystem, _log);
         Server = new RpcServer(new RpcServerOptions { MaxOutstandingCalls = _options.MaxOutstandingCallsPerConnection }, _loggerFactory);
         Server.Register(Nfs);
         Server.Register(Mount);
         _listener = new RpcTcpListener(Server, _loggerFactory);
+        var endPoints = new List<IPEndPoint>();
+        IPEndPoint current = _options.Listen;
         try
         {
-            NfsEndPoint = _listener.Listen(_options.Listen);
+            NfsEndPoint = _listener.Listen(current);
+            endPoints.Add(NfsEndPoint);
             MountEndPoint = NfsEndPoint;
             if (_options.MountPort is int mp && mp != NfsEndPoint.Port)
-                MountEndPoint = _listener.Listen(new IPEndPoint(_options.Listen.Address, mp));
+            {
+                current = new IPEndPoint(_options.Listen.Address, mp);
+                MountEndPoint = _listener.Listen(current);
+                endPoints.Add(MountEndPoint);
+            }
+            // The other addresses serve both programs on the same port numbers as the first, so one
+            // portmapper answer (and one ?nfsport=&mountport= pair) is right for every address.
+            foreach (var extra in _options.AdditionalListen)
+            {
+                current = extra;
+                var nfs = _listener.Listen(extra);
+                endPoints.Add(nfs);
+                if (MountEndPoint.Port != nfs.Port)
+                {
+                    current = new IPEndPoint(extra.Address, MountEndPoint.Port);
+                    endPoints.Add(_listener.Listen(current));
+                }
+            }
         }
         catch (System.Net.Sockets.SocketException e)
         {
             await _listener.DisposeAsync().ConfigureAwait(false);
-            throw new IOException($"NFS cannot listen on {_options.Listen} / mount port {_options.MountPort}: {e.Message}", e);
+            _listener = null;
+            CloseFileSystem();
+            string reason = e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse ? "the address is already in use" : e.Message;
+            throw new IOException($"NFS cannot listen on {current}: {reason}", e);
         }
+        EndPoints = endPoints;
 
         _portmapper = new PortmapperHost(_loggerFactory);
         await _portmapper.StartAsync(_options.Portmapper, new IPEndPoint(_options.Listen.Address, _options.PortmapperPort),
@@ -93,6 +129,18 @@ public sealed class NfsService : IHostedService, IAsyncDisposable
             (Nfs3Constants.Program, 3u, NfsEndPoint),
             (MountProgram.ProgramNumber, 3u, MountEndPoint),
         ]).ConfigureAwait(false);
+        if (_options.Portmapper is PortmapperMode.Embedded or PortmapperMode.System && _portmapper.ActiveMode != _options.Portmapper)
+        {
+            // Asked for by name, so clients depend on it: stop rather than serve ports nobody can find.
+            await _portmapper.DisposeAsync().ConfigureAwait(false);
+            _portmapper = null;
+            await _listener.DisposeAsync().ConfigureAwait(false);
+            _listener = null;
+            CloseFileSystem();
+            throw new IOException(_options.Portmapper == PortmapperMode.Embedded
+                ? $"nfs.portmapper is embedded but port {_options.PortmapperPort} on {_options.Listen.Address} cannot be bound (in use, or binding a port below 1024 needs root or CAP_NET_BIND_SERVICE); use auto, system or off"
+                : $"nfs.portmapper is system but no rpcbind answers on 127.0.0.1:{_options.PortmapperPort}; start rpcbind, or use auto, embedded or off");
+        }
 
         _flushStop = new CancellationTokenSource();
         _flushLoop = FlushLoopAsync(_flushStop.Token);
@@ -148,6 +196,12 @@ public sealed class NfsService : IHostedService, IAsyncDisposable
             FileSystem = null;
             NfsLog.Stopped(_log, n);
         }
+    }
+
+    private void CloseFileSystem()
+    {
+        FileSystem?.Dispose();
+        FileSystem = null;
     }
 
     public async ValueTask DisposeAsync()

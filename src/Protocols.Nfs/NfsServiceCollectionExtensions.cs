@@ -10,7 +10,8 @@ public static class NfsServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the NFS front end: <see cref="NfsService"/> as a singleton and a hosted service. Needs an
-    /// <see cref="IVDiskProvisioner"/> in the container. The options are validated at start.
+    /// <see cref="IVDiskProvisioner"/> in the container, looked up when the service starts (so a provisioner
+    /// opened by a hosted service registered earlier is ready). The options are validated at start.
     /// </summary>
     public static IServiceCollection AddNfs(this IServiceCollection services, NfsServerOptions options) =>
         services.AddNfs(_ => options);
@@ -18,7 +19,7 @@ public static class NfsServiceCollectionExtensions
     /// <summary>Like <see cref="AddNfs(IServiceCollection, NfsServerOptions)"/>, with options built from the container (e.g. the appliance config).</summary>
     public static IServiceCollection AddNfs(this IServiceCollection services, Func<IServiceProvider, NfsServerOptions> options)
     {
-        services.AddSingleton(sp => new NfsService(options(sp), sp.GetRequiredService<IVDiskProvisioner>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => new NfsService(options(sp), () => sp.GetRequiredService<IVDiskProvisioner>(), sp.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService(sp => sp.GetRequiredService<NfsService>());
         return services;
     }

@@ -15,7 +15,7 @@ namespace StorageAppliance.VDisk;
 /// config's pools, containers and vDisks with the metadata at start, replays the journal, and provisions
 /// vDisks at run time.
 /// </summary>
-public sealed partial class StorageEngine : IVDiskProvisioner, IDisposable
+public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, IDisposable
 {
     private readonly IStorageFileSystem _fs;
     private readonly StorageEngineOptions _options;
@@ -285,13 +285,34 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IDisposable
         return result;
     }
 
+    public bool TryGetContainerSpace(string container, out ContainerSpace space)
+    {
+        ContainerRecord? record;
+        lock (_catalogLock)
+            _containers.TryGetValue(container, out record);
+        if (record is null)
+        {
+            space = default;
+            return false;
+        }
+        var (total, free) = Extents.ContainerSpace(record.Id);
+        space = new ContainerSpace(total, free);
+        return true;
+    }
+
     /// <summary>The vDisk with this id (journal records and metadata refer to ids).</summary>
     public IVDisk? ById(long id) => _byId.TryGetValue(id, out var v) ? v : null;
 
     public IReadOnlyCollection<IVDisk> VDisks => _byId.Values.Where(v => !v.Deleted).ToList();
 
+    private int _disposed;
+
     public void Dispose()
     {
+        // Idempotent: the host's storage service closes the engine at stop, and the DI container that
+        // handed it out as IVDiskProvisioner disposes it again when the host is disposed.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         StopDrainer(drainFirst: true);
         Journal.Dispose();
         Extents.Dispose();

@@ -15,12 +15,14 @@ public sealed class ApplianceProcess : IDisposable
     private readonly StringBuilder _log = new();
     private readonly object _logLock = new();
 
-    private ApplianceProcess(Process process, string workDir, int iscsiPort, string configPath)
+    private ApplianceProcess(Process process, string workDir, int iscsiPort, string configPath, int nfsPort, int mountPort)
     {
         _process = process;
         WorkDir = workDir;
         IscsiPort = iscsiPort;
         ConfigPath = configPath;
+        NfsPort = nfsPort;
+        MountPort = mountPort;
     }
 
     public const string DefaultTarget = "iqn.2026-11.io.storageappliance:test";
@@ -28,6 +30,12 @@ public sealed class ApplianceProcess : IDisposable
     public string WorkDir { get; }
 
     public int IscsiPort { get; }
+
+    /// <summary>The NFS port given with --nfs-listen, or 0 when the appliance was started without NFS.</summary>
+    public int NfsPort { get; }
+
+    /// <summary>The MOUNT port given with --nfs-mount-port, or 0 without NFS.</summary>
+    public int MountPort { get; }
 
     public string ConfigPath { get; }
 
@@ -54,6 +62,9 @@ public sealed class ApplianceProcess : IDisposable
     /// <summary>The log of the runs before this one on the same data folder (see <see cref="Restart"/>).</summary>
     public string EarlierLog { get; private init; } = "";
 
+    /// <summary>The --portmapper mode NFS was started with, or null without NFS.</summary>
+    public string? Portmapper { get; private init; }
+
     /// <summary>The log so far once it contains every one of <paramref name="texts"/>, or after 10 s (the assertion then shows what was there).</summary>
     public string LogWhenContains(params string[] texts)
     {
@@ -70,6 +81,44 @@ public sealed class ApplianceProcess : IDisposable
 
     public string Url(string target = DefaultTarget, int lun = 0, string? auth = null, string? query = null) =>
         $"iscsi://{(auth is null ? "" : auth + "@")}127.0.0.1:{IscsiPort}/{target}/{lun}{(query is null ? "" : "?" + query)}";
+
+    /// <summary>
+    /// A libnfs URL for a path under an export on this appliance's NFS and MOUNT ports (libnfs reads
+    /// ?nfsport= and ?mountport=, so no portmapper is needed).
+    /// </summary>
+    public string NfsUrl(string path) => $"nfs://127.0.0.1{path}?nfsport={NfsPort}&mountport={MountPort}";
+
+    /// <summary>The exports of <see cref="NfsConfig"/>: read-write, read-only, allow-listed and root-squashed.</summary>
+    public const string DefaultExports = """
+          - path: /vmstore
+            container: default
+          - path: /ro
+            container: default
+            read_only: true
+          - path: /private
+            container: default
+            clients: ["10.1.2.0/24"]
+          - path: /squash
+            container: default
+            root_squash: true
+            anon_uid: 4321
+            anon_gid: 4322
+        """;
+
+    /// <summary>A config with NFS on, one container (optionally capped) and <paramref name="exports"/> (YAML list items); no vDisks or targets.</summary>
+    public static string NfsConfig(string exports = DefaultExports, string? containerExtra = null)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("appliance:\n  name: test-appliance");
+        sb.AppendLine("iscsi:\n  listen: [\"127.0.0.1:3260\"]\n  nop_in_interval: 0");
+        sb.AppendLine("nfs:\n  enabled: true");
+        sb.AppendLine("containers:\n  - name: default");
+        if (containerExtra is not null)
+            sb.AppendLine(containerExtra);
+        sb.AppendLine("exports:");
+        sb.AppendLine(exports);
+        return sb.ToString();
+    }
 
     /// <summary>A config with one container, one vDisk per (name, size) and one target exporting them as LUNs 0..n.</summary>
     public static string SimpleConfig(string vdiskSize = "1GiB", string? targetExtra = null, string? iscsiExtra = null, bool writeCache = true, int vdisks = 1)
@@ -91,10 +140,15 @@ public sealed class ApplianceProcess : IDisposable
         return sb.ToString();
     }
 
-    /// <summary>Starts the appliance and waits until its iSCSI portal accepts connections.</summary>
-    public static ApplianceProcess Start(string configYaml, string? workDir = null, int? port = null) => Start(configYaml, workDir, port, "");
+    /// <summary>
+    /// Starts the appliance and waits until its iSCSI portal accepts connections. With <paramref name="portmapper"/>
+    /// (auto, embedded, system or off) NFS is served too, on free ports given with --nfs-listen and
+    /// --nfs-mount-port, and the wait includes both.
+    /// </summary>
+    public static ApplianceProcess Start(string configYaml, string? workDir = null, int? port = null, string? portmapper = null) =>
+        Start(configYaml, workDir, port, portmapper, 0, 0, "");
 
-    private static ApplianceProcess Start(string configYaml, string? workDir, int? port, string earlierLog)
+    private static ApplianceProcess Start(string configYaml, string? workDir, int? port, string? portmapper, int nfsPort, int mountPort, string earlierLog)
     {
         workDir ??= Directory.CreateTempSubdirectory("sa-it-").FullName;
         string configPath = Path.Combine(workDir, "appliance.yaml");
@@ -109,13 +163,27 @@ public sealed class ApplianceProcess : IDisposable
         };
         foreach (var a in new[] { "run", "--config", configPath, "--data-dir", Path.Combine(workDir, "data"), "--iscsi-listen", $"127.0.0.1:{iscsiPort}" })
             psi.ArgumentList.Add(a);
+        if (portmapper is not null)
+        {
+            if (nfsPort == 0)
+                nfsPort = FreePort();
+            while (mountPort == 0 || mountPort == nfsPort || mountPort == iscsiPort)
+                mountPort = FreePort();
+            foreach (var a in new[] { "--nfs-listen", $"127.0.0.1:{nfsPort}", "--nfs-mount-port", mountPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--portmapper", portmapper })
+                psi.ArgumentList.Add(a);
+        }
         var process = Process.Start(psi)!;
-        var appliance = new ApplianceProcess(process, workDir, iscsiPort, configPath) { EarlierLog = earlierLog };
+        var appliance = new ApplianceProcess(process, workDir, iscsiPort, configPath, nfsPort, mountPort) { EarlierLog = earlierLog, Portmapper = portmapper };
         process.OutputDataReceived += (_, e) => appliance.Append(e.Data);
         process.ErrorDataReceived += (_, e) => appliance.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        appliance.WaitForPort(TimeSpan.FromSeconds(60));
+        appliance.WaitForPort(appliance.IscsiPort, TimeSpan.FromSeconds(60));
+        if (nfsPort != 0)
+        {
+            appliance.WaitForPort(nfsPort, TimeSpan.FromSeconds(60));
+            appliance.WaitForPort(mountPort, TimeSpan.FromSeconds(60));
+        }
         return appliance;
     }
 
@@ -127,7 +195,7 @@ public sealed class ApplianceProcess : IDisposable
             _log.AppendLine(line);
     }
 
-    private void WaitForPort(TimeSpan timeout)
+    private void WaitForPort(int port, TimeSpan timeout)
     {
         var sw = Stopwatch.StartNew();
         while (sw.Elapsed < timeout)
@@ -137,7 +205,7 @@ public sealed class ApplianceProcess : IDisposable
             try
             {
                 using var c = new TcpClient();
-                c.Connect(IPAddress.Loopback, IscsiPort);
+                c.Connect(IPAddress.Loopback, port);
                 return;
             }
             catch (SocketException)
@@ -145,7 +213,7 @@ public sealed class ApplianceProcess : IDisposable
                 Thread.Sleep(100);
             }
         }
-        throw new TimeoutException($"the appliance did not listen on {IscsiPort} within {timeout}:\n{Log}");
+        throw new TimeoutException($"the appliance did not listen on {port} within {timeout}:\n{Log}");
     }
 
     /// <summary>Sends a signal (SIGINT for Ctrl-C, SIGKILL for a crash) and waits for the exit.</summary>
@@ -184,7 +252,7 @@ public sealed class ApplianceProcess : IDisposable
         string earlier = EarlierLog + Log + $"---- exited with code {_process.ExitCode}; restarted ----\n";
         string config = File.ReadAllText(ConfigPath);
         Dispose(keepWorkDir: true, printLog: false);
-        return Start(config, WorkDir, IscsiPort, earlier);
+        return Start(config, WorkDir, IscsiPort, Portmapper, NfsPort, MountPort, earlier);
     }
 
     /// <summary>Runs <c>out/appliance ARGS --data-dir DATA</c> (the admin CLI finds the admin socket there).</summary>
