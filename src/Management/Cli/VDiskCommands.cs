@@ -54,7 +54,7 @@ public static class VDiskCommands
             DefaultValueFactory = _ => 512,
             CustomParser = r => ParseInt(r, "--block-size", n => n is 512 or 4096 ? null : "is not supported (use 512 or 4096)"),
         };
-        var thick = new Option<bool>("--thick") { Description = "Allocate all of its space now (default: thin, allocated when written)" };
+        var thick = new Option<bool>("--thick") { Description = "Report full provisioning (no UNMAP); space is not yet reserved ahead (default: thin)" };
         var target = new Option<string?>("--target") { Description = "Export it as a LUN of this configured target", HelpName = "IQN" };
         var lun = new Option<int?>("--lun")
         {
