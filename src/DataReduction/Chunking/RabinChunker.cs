@@ -28,6 +28,9 @@ public sealed class RabinChunker
     // after the shift, rather than before, keeps its lookup off the fingerprint's dependency chain.
     private static readonly ulong[] OutAfter = BuildOutAfter();
 
+    // Bytes per chain and pass of the two-chain loop.
+    private const int Span = 2048;
+
     private readonly ulong _mask;
     private readonly ulong _magic;
 
@@ -69,28 +72,52 @@ public sealed class RabinChunker
         if ((fp & mask) == magic)
             return min;
 
-        // Unrolled by two; the bounds (i − W ≥ 0, i + 1 < end) are guaranteed by the loop conditions.
-        int j = min;
-        for (; j + 1 < end; j += 2)
+        // Two independent chains at once. A step is bound by its table lookup's latency (the next lookup's index
+        // needs this step's result), so one chain leaves the core mostly idle; a second chain over the next Span
+        // of data hides that latency. Chain B starts W bytes early with appends only (the window's fingerprint does
+        // not depend on what came before it), and hands its fingerprint to A when both spans hold no boundary.
+        int a = min;
+        while (a + 2 * Span - W <= end)
         {
-            fp = ((((fp << 8) & LowMask) | Unsafe.Add(ref p, j)) ^ Unsafe.Add(ref outAfter, Unsafe.Add(ref p, j - W)))
-                 ^ Unsafe.Add(ref shift, (nint)(fp >> TopShift));
-            if ((fp & mask) == magic)
-                return j + 1;
-            fp = ((((fp << 8) & LowMask) | Unsafe.Add(ref p, j + 1)) ^ Unsafe.Add(ref outAfter, Unsafe.Add(ref p, j + 1 - W)))
-                 ^ Unsafe.Add(ref shift, (nint)(fp >> TopShift));
-            if ((fp & mask) == magic)
-                return j + 2;
+            int bStart = a + Span - W;
+            ulong fpB = 0;
+            for (int k = 0; k < W; k++)
+            {
+                fp = Step(fp, Unsafe.Add(ref p, a + k), Unsafe.Add(ref p, a + k - W), ref shift, ref outAfter);
+                if ((fp & mask) == magic)
+                    return a + k + 1;
+                fpB = (((fpB << 8) & LowMask) | Unsafe.Add(ref p, bStart + k)) ^ Unsafe.Add(ref shift, (nint)(fpB >> TopShift));
+            }
+            int hitB = -1;
+            for (int k = W; k < Span; k++)
+            {
+                int ia = a + k, ib = bStart + k;
+                fp = Step(fp, Unsafe.Add(ref p, ia), Unsafe.Add(ref p, ia - W), ref shift, ref outAfter);
+                fpB = Step(fpB, Unsafe.Add(ref p, ib), Unsafe.Add(ref p, ib - W), ref shift, ref outAfter);
+                if ((fp & mask) == magic)
+                    return ia + 1;
+                if ((fpB & mask) == magic && hitB < 0)
+                    hitB = ib;
+            }
+            if (hitB >= 0)
+                return hitB + 1;
+            fp = fpB;
+            a += 2 * Span - W;
         }
-        if (j < end)
+
+        // The tail, one chain; i − W ≥ 0 holds as a ≥ min ≥ W.
+        for (int j = a; j < end; j++)
         {
-            fp = ((((fp << 8) & LowMask) | Unsafe.Add(ref p, j)) ^ Unsafe.Add(ref outAfter, Unsafe.Add(ref p, j - W)))
-                 ^ Unsafe.Add(ref shift, (nint)(fp >> TopShift));
+            fp = Step(fp, Unsafe.Add(ref p, j), Unsafe.Add(ref p, j - W), ref shift, ref outAfter);
             if ((fp & mask) == magic)
                 return j + 1;
         }
         return end == max ? max : -1;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Step(ulong fp, byte b, byte oldest, ref ulong shift, ref ulong outAfter)
+        => ((((fp << 8) & LowMask) | b) ^ Unsafe.Add(ref outAfter, oldest)) ^ Unsafe.Add(ref shift, (nint)(fp >> TopShift));
 
     /// <summary>Like <see cref="FindBoundary"/> for data that ends the stream: without a boundary, the whole of it.</summary>
     public int NextChunkLength(ReadOnlySpan<byte> data)
