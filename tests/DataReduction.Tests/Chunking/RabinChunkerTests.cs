@@ -168,3 +168,78 @@ public class RabinChunkerTests
         Assert.That(e!.Message, Does.Contain(reason));
     }
 }
+
+public class RabinChunkerReferenceTests
+{
+    [TestCase(64, 512, 8192, 50)]
+    [TestCase(1024, 4096, 16384, 51)]
+    [TestCase(4096, 8192, 65536, 52)]
+    public void Boundaries_MatchTheDefinition_ComputedTheSlowWay(int min, int average, int max, int seed)
+    {
+        // The definition, straight: the first L ≥ min whose 64-byte window ending at L − 1 has a fingerprint with
+        // (fp & mask) == magic, else max. Independent of the two-chain loop and the stream's ring.
+        byte[] data = TestData.Mixed(384 << 10, seed);
+        var chunker = new RabinChunker(new ChunkingOptions(min, average, max));
+        int pos = 0;
+        int chunks = 0;
+        while (pos < data.Length)
+        {
+            int expected = -1;
+            for (int len = min; len <= max && pos + len <= data.Length; len++)
+            {
+                ulong fp = RabinFingerprint.Of(data.AsSpan(pos + len - RabinFingerprint.WindowSize, RabinFingerprint.WindowSize));
+                if ((fp & chunker.Mask) == chunker.Magic || len == max)
+                {
+                    expected = len;
+                    break;
+                }
+            }
+            Assert.That(chunker.FindBoundary(data.AsSpan(pos)), Is.EqualTo(expected), $"chunk {chunks} at {pos}");
+            if (expected < 0)
+                break;
+            pos += expected;
+            chunks++;
+        }
+        Assert.That(chunks, Is.GreaterThan(5));
+    }
+
+    [Test]
+    public void ChunkingHashingAndEncoding_AllocateNothing()
+    {
+        byte[] data = TestData.Mixed(4 << 20, 53);
+        byte[] output = new byte[256 << 10];
+        var chunker = new RabinChunker(ChunkingOptions.Default);
+        RabinChunkStream stream = chunker.CreateStream();
+        using var lz4 = new StorageAppliance.DataReduction.Compression.Lz4Codec();
+        var encoder = new StorageAppliance.DataReduction.Compression.ExtentEncoder(lz4);
+        using var zstd = new StorageAppliance.DataReduction.Compression.ZstdCodec(1);
+        var zencoder = new StorageAppliance.DataReduction.Compression.ExtentEncoder(zstd);
+
+        void Run()
+        {
+            ReadOnlySpan<byte> d = data;
+            while (!d.IsEmpty)
+            {
+                int n = chunker.NextChunkLength(d);
+                _ = ExtentId.Compute(d[..n]);
+                _ = encoder.Encode(d[..n], output);
+                _ = zencoder.Encode(d[..n], output);
+                d = d[n..];
+            }
+            for (int pos = 0; pos < data.Length; pos += 5000)
+            {
+                ReadOnlySpan<byte> piece = data.AsSpan(pos, Math.Min(5000, data.Length - pos));
+                while (!piece.IsEmpty)
+                {
+                    stream.TryFindBoundary(piece, out int consumed, out _);
+                    piece = piece[consumed..];
+                }
+            }
+        }
+
+        Run(); // warm: static tables, JIT, the crypto provider
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Run();
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+}
