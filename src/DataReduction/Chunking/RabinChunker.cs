@@ -72,11 +72,27 @@ public sealed class RabinChunker
         if ((fp & mask) == magic)
             return min;
 
+        int hit = Scan(ref p, min, end, ref fp, mask, magic);
+        return hit >= 0 ? hit + 1 : end == max ? max : -1;
+    }
+
+    /// <summary>
+    /// Rolls <paramref name="fp"/> (the window ending at <paramref name="from"/> − 1) over positions
+    /// [<paramref name="from"/>, <paramref name="end"/>) of <paramref name="p"/>, whose oldest bytes must all be in
+    /// <paramref name="p"/> (from ≥ W). Returns the first position whose window matches, or -1 with
+    /// <paramref name="fp"/> the window ending at end − 1.
+    /// </summary>
+    internal static int Scan(ref byte p, int from, int end, ref ulong fpRef, ulong mask, ulong magic)
+    {
+        ref ulong shift = ref MemoryMarshal.GetArrayDataReference(RabinFingerprint.ShiftTable);
+        ref ulong outAfter = ref MemoryMarshal.GetArrayDataReference(OutAfter);
+        ulong fp = fpRef;
+
         // Two independent chains at once. A step is bound by its table lookup's latency (the next lookup's index
         // needs this step's result), so one chain leaves the core mostly idle; a second chain over the next Span
         // of data hides that latency. Chain B starts W bytes early with appends only (the window's fingerprint does
         // not depend on what came before it), and hands its fingerprint to A when both spans hold no boundary.
-        int a = min;
+        int a = from;
         while (a + 2 * Span - W <= end)
         {
             int bStart = a + Span - W;
@@ -85,7 +101,7 @@ public sealed class RabinChunker
             {
                 fp = Step(fp, Unsafe.Add(ref p, a + k), Unsafe.Add(ref p, a + k - W), ref shift, ref outAfter);
                 if ((fp & mask) == magic)
-                    return a + k + 1;
+                    return a + k;
                 fpB = (((fpB << 8) & LowMask) | Unsafe.Add(ref p, bStart + k)) ^ Unsafe.Add(ref shift, (nint)(fpB >> TopShift));
             }
             int hitB = -1;
@@ -95,24 +111,25 @@ public sealed class RabinChunker
                 fp = Step(fp, Unsafe.Add(ref p, ia), Unsafe.Add(ref p, ia - W), ref shift, ref outAfter);
                 fpB = Step(fpB, Unsafe.Add(ref p, ib), Unsafe.Add(ref p, ib - W), ref shift, ref outAfter);
                 if ((fp & mask) == magic)
-                    return ia + 1;
+                    return ia;
                 if ((fpB & mask) == magic && hitB < 0)
                     hitB = ib;
             }
             if (hitB >= 0)
-                return hitB + 1;
+                return hitB;
             fp = fpB;
             a += 2 * Span - W;
         }
 
-        // The tail, one chain; i − W ≥ 0 holds as a ≥ min ≥ W.
+        // The tail, one chain.
         for (int j = a; j < end; j++)
         {
             fp = Step(fp, Unsafe.Add(ref p, j), Unsafe.Add(ref p, j - W), ref shift, ref outAfter);
             if ((fp & mask) == magic)
-                return j + 1;
+                return j;
         }
-        return end == max ? max : -1;
+        fpRef = fp;
+        return -1;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -184,9 +201,12 @@ public sealed class RabinChunkStream
             _length += skip;
         }
 
+        // The first W hashed bytes of this piece take their oldest byte from the ring (the previous piece's tail,
+        // or 0 while the chunk's first window fills); after those, every oldest byte is in this piece.
         ulong fp = _fp;
         byte[] window = _window;
-        for (; i < data.Length; i++)
+        int ringEnd = Math.Min(data.Length, i + W);
+        for (; i < ringEnd; i++)
         {
             int slot = (int)(_length & (W - 1));
             byte b = data[i];
@@ -194,17 +214,43 @@ public sealed class RabinChunkStream
             window[slot] = b;
             _length++;
             if (_length >= o.Min && ((fp & mask) == magic || _length == o.Max))
-            {
-                consumed = i + 1;
-                chunkLength = _length;
-                Reset();
-                return true;
-            }
+                return Cut(i + 1, out consumed, out chunkLength);
         }
+        if (i == data.Length)
+        {
+            _fp = fp;
+            consumed = data.Length;
+            chunkLength = 0;
+            return false;
+        }
+
+        // Here _length ≥ Min (W steps since hashing began at Min − W or later) and data[i − W .. i) are the window.
+        int end = (int)Math.Min(data.Length, i + (o.Max - _length));
+        int hit = RabinChunker.Scan(ref MemoryMarshal.GetReference(data), i, end, ref fp, mask, magic);
+        if (hit >= 0)
+        {
+            _length += hit - i + 1;
+            return Cut(hit + 1, out consumed, out chunkLength);
+        }
+        _length += end - i;
+        if (_length == o.Max)
+            return Cut(end, out consumed, out chunkLength);
+
+        // Keep the last W bytes for the next piece, each at its chunk position's slot.
+        for (int k = end - W; k < end; k++)
+            window[(int)((_length - (end - k)) & (W - 1))] = data[k];
         _fp = fp;
         consumed = data.Length;
         chunkLength = 0;
         return false;
+    }
+
+    private bool Cut(int consumedBytes, out int consumed, out long chunkLength)
+    {
+        consumed = consumedBytes;
+        chunkLength = _length;
+        Reset();
+        return true;
     }
 
     /// <summary>Starts a new chunk (and forgets the window): at a boundary, or to reuse the stream.</summary>
