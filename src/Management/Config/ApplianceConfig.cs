@@ -39,6 +39,9 @@ public sealed class ApplianceConfig
 
     public ContainerConfig? FindContainer(string name) => Containers.Find(c => c.Name == name);
 
+    /// <summary>Whether <paramref name="vdisk"/> is deduplicated: its own dedup key, else its container's.</summary>
+    public bool DedupFor(VDiskConfig vdisk) => vdisk.Dedup ?? FindContainer(vdisk.Container)?.Dedup ?? false;
+
     public VDiskConfig? FindVDisk(string name) => VDisks.Find(v => v.Name == name);
 
     public TargetConfig? FindTarget(string iqn) => Targets.Find(t => t.Name == iqn);
@@ -242,6 +245,43 @@ public sealed class ContainerConfig
 
     /// <summary>The order in which tiers receive new extent groups; no repeats, at least one tier the pool has.</summary>
     public List<StorageTier> TierPreference { get; set; } = [StorageTier.Ssd, StorageTier.Hdd];
+
+    // Data reduction (issue 7): parsed and validated; applied once the extent store integrates data reduction.
+
+    /// <summary>Content-defined deduplication of the container's vDisks (each may override it).</summary>
+    public bool Dedup { get; set; }
+
+    /// <summary>The dedup chunk sizes: powers of two, min &lt; average &lt; max ≤ <see cref="VDiskBlockSize"/>.</summary>
+    public DedupChunkSizes DedupChunk { get; set; } = new(16 << 10, 64 << 10, 256 << 10);
+
+    public ContainerCompression Compression { get; set; } = ContainerCompression.None;
+
+    /// <summary>The zstd level, 1 to 19 (used only with <see cref="ContainerCompression.Zstd"/>).</summary>
+    public int CompressionLevel { get; set; } = 3;
+
+    /// <summary>When dedup and compression apply: as the journal drains, or after <see cref="PostProcessDelay"/>.</summary>
+    public DataContraction DataContraction { get; set; } = DataContraction.Inline;
+
+    public TimeSpan PostProcessDelay { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>Content-defined chunk sizes in bytes (the seed's "max de-duplication extent size" is <see cref="Max"/>).</summary>
+public readonly record struct DedupChunkSizes(int Min, int Average, int Max);
+
+public enum ContainerCompression
+{
+    None,
+    Lz4,
+    Zstd,
+}
+
+public enum DataContraction
+{
+    /// <summary>In the primary path, as data moves from the journal to extents.</summary>
+    Inline,
+
+    /// <summary>Later, by the Curator, once data is older than the post-process delay.</summary>
+    PostProcess,
 }
 
 /// <summary>A virtual disk, exported as a LUN by one or more targets.</summary>
@@ -271,6 +311,9 @@ public sealed class VDiskConfig
     public bool WriteCache { get; set; } = true;
 
     public bool ReadOnly { get; set; }
+
+    /// <summary>Deduplication for this vDisk: null (the default) follows its container's.</summary>
+    public bool? Dedup { get; set; }
 
     /// <summary>What stores its data: the storage engine, or nothing at all (a null device for benchmarks).</summary>
     public VDiskBacking Backing { get; set; } = VDiskBacking.Engine;

@@ -78,6 +78,8 @@ internal sealed partial class ConfigBinder
         if (BindTierPreference(m) is { } tiers)
             container.TierPreference = tiers;
 
+        BindDataReduction(m, container, blockSizeOk);
+
         _placements.Add((container, m));
     }
 

@@ -11,12 +11,15 @@ namespace StorageAppliance.Management.Config;
 //     vdisk_block_size: 1MiB        power of two, 64KiB..16MiB
 //     extent_group_size: 64MiB      multiple of vdisk_block_size, 16MiB..1GiB
 //     tier_preference: [ssd, hdd]
+//     dedup, dedup_chunk, compression, compression_level, data_contraction, post_process_delay:
+//                                   see ConfigBinder.DataReduction.cs
 // vdisks:
 //   - name: disk0        container: default     size: 8GiB     block_size: 512
 //     thin: true         write_cache: true      read_only: false
 //     backing: engine      engine (journal, extents) or none (no storage: reads zeros, writes discarded;
 //                          for measuring the protocol cost alone)
 //     physical_block_size: 4096   optional: a power-of-two multiple of block_size, at most 64KiB (READ CAPACITY 16)
+//     dedup: true|false    optional: default the container's dedup
 internal sealed partial class ConfigBinder
 {
     private readonly NameTable _containerNames = new("container");
@@ -129,6 +132,8 @@ internal sealed partial class ConfigBinder
             vdisk.Thin = m.Bool("thin", vdisk.Thin);
             vdisk.WriteCache = m.Bool("write_cache", vdisk.WriteCache);
             vdisk.ReadOnly = m.Bool("read_only", vdisk.ReadOnly);
+            if (m.Value("dedup") is { } dedupNode)
+                vdisk.Dedup = ctx.ReadBool(dedupNode, m.PathOf("dedup"));
             if (m.String("backing") is { } backing)
             {
                 if (backing == "engine")
