@@ -275,6 +275,9 @@ public sealed class VDiskConfig
     /// <summary>What stores its data: the storage engine, or nothing at all (a null device for benchmarks).</summary>
     public VDiskBacking Backing { get; set; } = VDiskBacking.Engine;
 
+    /// <summary>Its QoS policy; overridden at run time by <c>vdisk qos</c>, which persists.</summary>
+    public QosConfig Qos { get; set; } = new();
+
     public long BlockCount => SizeBytes / BlockSize;
 }
 
@@ -383,4 +386,31 @@ public sealed class LunConfig
 
     /// <summary>The name of the exported vDisk.</summary>
     public string VDisk { get; set; } = "";
+}
+
+/// <summary>
+/// A vDisk's service level (seed 003: "Each vDisk may specify a priority and a fair share"); the Director
+/// enforces it. Limits of 0 mean none. The default is high class, weight 1, no limits.
+/// </summary>
+public sealed class QosConfig
+{
+    /// <summary>High is served before low; low keeps a minimum share.</summary>
+    public bool LowPriority { get; set; }
+
+    /// <summary>Fair share among the vDisks of its class, 1..10000.</summary>
+    public int Weight { get; set; } = 1;
+
+    public long IopsLimit { get; set; }
+
+    /// <summary>Bytes per second.</summary>
+    public long BandwidthLimit { get; set; }
+
+    /// <summary>Requests above the rate allowed at once; 0 = a tenth of a second's worth.</summary>
+    public long IopsBurst { get; set; }
+
+    /// <summary>Bytes above the rate allowed at once; 0 = a tenth of a second's worth.</summary>
+    public long BandwidthBurst { get; set; }
+
+    /// <summary>Requests of this vDisk in service at once; 0 = only the Director's total bound.</summary>
+    public int MaxOutstanding { get; set; }
 }

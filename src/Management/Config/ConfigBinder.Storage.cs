@@ -17,6 +17,12 @@ namespace StorageAppliance.Management.Config;
 //     backing: engine      engine (journal, extents) or none (no storage: reads zeros, writes discarded;
 //                          for measuring the protocol cost alone)
 //     physical_block_size: 4096   optional: a power-of-two multiple of block_size, at most 64KiB (READ CAPACITY 16)
+//     qos:                 optional service level (seed 003: "a priority and a fair share"); see ConfigBinder.Qos.cs
+//       class: high        high | low
+//       weight: 1          fair share within the class, 1..10000
+//       iops: 0            limit, requests/s (0 = none)       iops_burst: 0        requests at once (0 = limit/10)
+//       bandwidth: 0       limit, bytes/s, e.g. 100MiB        bandwidth_burst: 0   bytes at once (0 = limit/10)
+//       max_outstanding: 0 requests in service at once (0 = the Director's total bound only)
 internal sealed partial class ConfigBinder
 {
     private readonly NameTable _containerNames = new("container");
@@ -138,6 +144,8 @@ internal sealed partial class ConfigBinder
                 else
                     ctx.Error(m.PositionOf("backing"), m.PathOf("backing"), $"'{backing}' is not a backing (use engine, or none for a vDisk without storage)");
             }
+            if (m.Mapping("qos") is { } qos)
+                BindQos(qos, vdisk.Qos);
             m.Finish();
             vdisks.Add(vdisk);
         }
