@@ -128,6 +128,7 @@ public sealed class IoDirector : IVDiskProvisioner
     {
         Provisioner.Delete(name);
         Unregister(name);
+        _policies.TryRemove(name, out _);
     }
 
     public IReadOnlyList<VDiskDescription> List() => Provisioner.List();

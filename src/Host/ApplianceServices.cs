@@ -125,6 +125,8 @@ public sealed class StorageService : IHostedService
         var journalDisk = _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => d.Tier == Management.Config.StorageTier.Ssd && !File.Exists(d.Path))
             ?? _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => !File.Exists(d.Path));
         string journalDir = journalDisk is not null ? Path.Combine(journalDisk.Path, "journal") : Path.Combine(dataDir, "journal");
+        // Before the engine registers its vDisks, so they start under their policies.
+        QosPolicies.Apply(_config, Metadata, _director);
         Engine = new StorageEngine(Metadata, PhysicalFileSystem.Instance, new StorageEngineOptions { JournalDirectory = journalDir }, _loggerFactory, _director);
         try
         {
