@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StorageAppliance.Common.Devices;
 using StorageAppliance.Director;
+using StorageAppliance.Director.Qos;
 using StorageAppliance.Management.Admin;
 using StorageAppliance.Management.Config;
 using StorageAppliance.Protocols.Iscsi;
@@ -23,7 +24,12 @@ public static class ApplianceServices
     {
         // Order matters for shutdown: hosted services stop in reverse, so the front ends stop before storage.
         services.AddHostedService<RuntimeStatsService>();
-        services.AddSingleton<IoDirector>();
+        services.AddSingleton(sp =>
+        {
+            var d = sp.GetRequiredService<ApplianceConfig>().Director;
+            var options = new DirectorOptions { MaxOutstanding = d.MaxOutstanding, LowMinShare = d.LowMinShare, LowMaxOutstandingWhenContended = d.LowMaxOutstanding };
+            return new IoDirector(sp.GetRequiredService<ILogger<IoDirector>>(), options, TimeProvider.System);
+        });
         services.AddSingleton<StorageService>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageService>());
         // Front ends provision through the Director, so the vDisks they get are Director handles.

@@ -49,7 +49,7 @@ public sealed record QosPolicy(
 public sealed class DirectorOptions
 {
     /// <summary>Requests in service at once across every vDisk; more wait in the Director's queues.</summary>
-    public int MaxOutstanding { get; set; } = 64;
+    public int MaxOutstanding { get; set; } = 32;
 
     /// <summary>
     /// The share of dispatches from the queues the low class gets while the high class also waits, so

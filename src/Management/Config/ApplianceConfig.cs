@@ -17,6 +17,9 @@ public sealed class ApplianceConfig
 
     public NfsConfig Nfs { get; set; } = new();
 
+    /// <summary>The I/O Director's bounds (admission control across every vDisk).</summary>
+    public DirectorConfig Director { get; set; } = new();
+
     /// <summary>
     /// Storage pools in file order; at least one. When the file has no <c>pools:</c> section this is
     /// one implicit pool "default" with one ssd disk at <c>&lt;data_dir&gt;/disks/ssd0</c>, capacity auto.
@@ -413,4 +416,20 @@ public sealed class QosConfig
 
     /// <summary>Requests of this vDisk in service at once; 0 = only the Director's total bound.</summary>
     public int MaxOutstanding { get; set; }
+}
+
+/// <summary>
+/// The I/O Director's own bounds: requests in service across every vDisk (more wait in its QoS queues,
+/// where priority and fair share order them), and how the low class is held back but never starved.
+/// </summary>
+public sealed class DirectorConfig
+{
+    /// <summary>1..4096.</summary>
+    public int MaxOutstanding { get; set; } = 32;
+
+    /// <summary>Share of dispatches the low class gets while both classes wait, 0..0.5.</summary>
+    public double LowMinShare { get; set; } = 0.1;
+
+    /// <summary>Low-class requests in service at once while the high class is active, 1..MaxOutstanding.</summary>
+    public int LowMaxOutstanding { get; set; } = 4;
 }

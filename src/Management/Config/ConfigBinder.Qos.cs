@@ -10,8 +10,31 @@ namespace StorageAppliance.Management.Config;
 //   bandwidth: 100MiB        bytes per second ("100MiB" or "100MiB/s"), 0 = unlimited
 //   bandwidth_burst: 16MiB   bytes at once above the rate; needs bandwidth
 //   max_outstanding: 16      requests in service at once, 0 = no bound of its own
+//
+// director:             the I/O Director's bounds, across every vDisk
+//   max_outstanding: 32       requests in service at once; more wait in the QoS queues (1..4096)
+//   low_min_share: 10%        share of dispatches the low class keeps while the high class waits too (0..50%)
+//   low_max_outstanding: 4    low-class requests in service while the high class is active (1..max_outstanding)
 internal sealed partial class ConfigBinder
 {
+    private void BindDirector(MappingReader m, DirectorConfig director)
+    {
+        director.MaxOutstanding = m.Int("max_outstanding", director.MaxOutstanding, 1, 4096);
+        if (m.String("low_min_share") is { } share)
+        {
+            string number = share.EndsWith('%') ? share[..^1] : share;
+            if (double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value)
+                && (share.EndsWith('%') ? value / 100 : value) is var fraction and >= 0 and <= 0.5)
+                director.LowMinShare = fraction;
+            else
+                ctx.Error(m.PositionOf("low_min_share"), m.PathOf("low_min_share"), $"'{share}' is not a share between 0 and 50% (e.g. 10% or 0.1)");
+        }
+        director.LowMaxOutstanding = m.Int("low_max_outstanding", director.LowMaxOutstanding, 1, 4096);
+        if (director.LowMaxOutstanding > director.MaxOutstanding)
+            ctx.Error(m.PositionOf("low_max_outstanding"), m.PathOf("low_max_outstanding"), $"{director.LowMaxOutstanding} is more than max_outstanding ({director.MaxOutstanding})");
+        m.Finish();
+    }
+
     private void BindQos(MappingReader m, QosConfig qos)
     {
         if (m.String("class") is { } cls)

@@ -66,3 +66,33 @@ public sealed class QosConfigTests
         Yaml.FailsAt(WithQos("wieght: 2"), 8, 7, "vdisks[0].qos.wieght", "did you mean 'weight'?");
     }
 }
+
+public sealed class DirectorConfigTests
+{
+    [Test]
+    public void Defaults()
+    {
+        DirectorConfig d = Yaml.Load(Yaml.Valid).Director;
+        Assert.That((d.MaxOutstanding, d.LowMinShare, d.LowMaxOutstanding), Is.EqualTo((32, 0.1, 4)));
+    }
+
+    [Test]
+    public void EveryKey_IsBound()
+    {
+        DirectorConfig d = Yaml.Load(Yaml.With("director: {max_outstanding: 16, low_min_share: 20%, low_max_outstanding: 2}")).Director;
+        Assert.That((d.MaxOutstanding, d.LowMinShare, d.LowMaxOutstanding), Is.EqualTo((16, 0.2, 2)));
+        Assert.That(Yaml.Load(Yaml.With("director: {low_min_share: 0.05}")).Director.LowMinShare, Is.EqualTo(0.05));
+    }
+
+    [Test]
+    public void TooLargeAShare_IsReported()
+    {
+        Yaml.FailsAt(Yaml.With("director:\n  low_min_share: 60%"), 13, 18, "director.low_min_share", "is not a share between 0 and 50%");
+    }
+
+    [Test]
+    public void LowCapAboveTheTotal_IsReported()
+    {
+        Yaml.FailsAt(Yaml.With("director:\n  max_outstanding: 8\n  low_max_outstanding: 9"), 14, 24, "director.low_max_outstanding", "9 is more than max_outstanding (8)");
+    }
+}
