@@ -17,6 +17,7 @@ public sealed class IoDirector : IVDiskProvisioner
     private readonly ConcurrentDictionary<string, DirectedVDisk> _byName = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, QosPolicy> _policies = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ClientKey, ClientCounters> _clients = new();
+    private readonly ConcurrentDictionary<string, string> _containerOf = new(StringComparer.Ordinal);
     private readonly ILogger<IoDirector> _log;
     private IVDiskProvisioner? _provisioner;
 
@@ -38,6 +39,8 @@ public sealed class IoDirector : IVDiskProvisioner
     public DirectedVDisk Register(IVDisk vdisk)
     {
         var queue = Scheduler.Add(vdisk.Name, _policies.TryGetValue(vdisk.Name, out var policy) ? policy : QosPolicy.Default);
+        if (_containerOf.TryGetValue(vdisk.Name, out var container))
+            Scheduler.SetGroup(queue, container);
         var handle = new DirectedVDisk(vdisk, this, queue);
         if (!_byName.TryAdd(vdisk.Name, handle))
         {
@@ -68,6 +71,17 @@ public sealed class IoDirector : IVDiskProvisioner
         if (Resolve(name) is { } handle)
             Scheduler.SetPolicy(handle.Qos, policy);
         DirectorLog.PolicySet(_log, name, policy.Class, policy.Weight, policy.IopsLimit, policy.BandwidthLimit, policy.MaxOutstanding);
+    }
+
+    /// <summary>Limits every vDisk of a container shares (its IOPS and bandwidth limits and bursts; 0 = none).</summary>
+    public void SetContainerLimits(string container, QosPolicy limits) => Scheduler.SetGroupLimits(container, limits);
+
+    /// <summary>Records which container a vDisk lives in, so its requests draw on the container's limits too.</summary>
+    public void AssignContainer(string vdisk, string container)
+    {
+        _containerOf[vdisk] = container;
+        if (Resolve(vdisk) is { } handle)
+            Scheduler.SetGroup(handle.Qos, container);
     }
 
     /// <summary>The policy a vDisk has or will get: the default when none was set.</summary>
@@ -111,7 +125,19 @@ public sealed class IoDirector : IVDiskProvisioner
 
     public IVDisk Create(string container, string name, long capacityBytes, int logicalBlockSize = 512, bool thin = true)
     {
-        var created = Provisioner.Create(container, name, capacityBytes, logicalBlockSize, thin);
+        // Before the engine registers it, so it starts under its container's limits.
+        bool known = _containerOf.ContainsKey(name);
+        _containerOf[name] = container;
+        IVDisk created;
+        try
+        {
+            created = Provisioner.Create(container, name, capacityBytes, logicalBlockSize, thin);
+        }
+        catch when (!known)
+        {
+            _containerOf.TryRemove(name, out _);
+            throw;
+        }
         return Resolve(name) ?? Register(created);
     }
 
@@ -129,6 +155,7 @@ public sealed class IoDirector : IVDiskProvisioner
         Provisioner.Delete(name);
         Unregister(name);
         _policies.TryRemove(name, out _);
+        _containerOf.TryRemove(name, out _);
     }
 
     public IReadOnlyList<VDiskDescription> List() => Provisioner.List();

@@ -143,6 +143,7 @@ public sealed class StorageService : IHostedService
             throw new InvalidDataException($"storage cannot start: {e.Message}", e);
         }
         _director.AttachProvisioner(Engine);
+        QosPolicies.AssignContainers(_director);
         foreach (var v in _config.VDisks)
             if (v.Backing == VDiskBacking.Null)
                 _director.Register(new NullVDisk(NullVDiskId(v.Name), v.Name, v.SizeBytes));

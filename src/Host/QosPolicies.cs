@@ -22,6 +22,11 @@ internal static class QosPolicies
     /// <summary>At start: the config's policies, then the stored ones for every vDisk the store knows.</summary>
     public static void Apply(ApplianceConfig config, IMetadataStore metadata, IoDirector director)
     {
+        foreach (var c in config.Containers)
+            if (c.Qos.IopsLimit > 0 || c.Qos.BandwidthLimit > 0)
+                director.SetContainerLimits(c.Name, FromConfig(c.Qos));
+        foreach (var v in config.VDisks)
+            director.AssignContainer(v.Name, v.Container);
         foreach (var v in config.VDisks)
             director.SetPolicy(v.Name, FromConfig(v.Qos));
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -32,6 +37,13 @@ internal static class QosPolicies
         foreach (string name in names)
             if (Load(metadata, name) is { } stored)
                 director.SetPolicy(name, stored);
+    }
+
+    /// <summary>After the engine opened: every vDisk it has draws on its container's limits.</summary>
+    public static void AssignContainers(IoDirector director)
+    {
+        foreach (var d in director.List())
+            director.AssignContainer(d.Name, d.Container);
     }
 
     public static QosPolicy? Load(IMetadataStore metadata, string name)

@@ -216,6 +216,38 @@ public sealed class QosSchedulerTests
     }
 
     [Test]
+    public void A_group_limit_is_shared_by_its_vdisks()
+    {
+        var s = NewScheduler();
+        var a = new Backlog(s, s.Add("a", new QosPolicy(Weight: 3)));
+        var b = new Backlog(s, s.Add("b", new QosPolicy(Weight: 1)));
+        var free = new Backlog(s, s.Add("free", QosPolicy.Default));
+        s.SetGroupLimits("container", new QosPolicy(IopsLimit: 400, IopsBurst: 1));
+        s.SetGroup(a.Queue, "container");
+        s.SetGroup(b.Queue, "container");
+        a.Submit(2000);
+        b.Submit(2000);
+        free.Submit(50);
+        Assert.That(free.Admitted, Is.EqualTo(50), "a vDisk outside the group is not limited");
+        for (int i = 0; i < 50; i++)
+            s.Release(free.Queue);
+        int releasedA = 0, releasedB = 0;
+        for (int ms = 0; ms < 5000; ms++)
+        {
+            for (; releasedA < a.Admitted; releasedA++)
+                s.Release(a.Queue);
+            for (; releasedB < b.Admitted; releasedB++)
+                s.Release(b.Queue);
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            a.Collect();
+            b.Collect();
+        }
+        // Five seconds at 400/s between them, split by weight.
+        Assert.That(a.Admitted + b.Admitted, Is.EqualTo(2001).Within(3));
+        Assert.That((double)a.Admitted / b.Admitted, Is.EqualTo(3.0).Within(3).Percent);
+    }
+
+    [Test]
     public void Burst_refills_while_idle_up_to_its_size()
     {
         var s = NewScheduler();

@@ -51,6 +51,18 @@ public sealed class QosTests
         }
     }
 
+    [Test]
+    public void A_container_limit_is_shared_by_its_vdisks()
+    {
+        string config = ApplianceProcess.SimpleConfig("256MiB", vdisks: 2)
+            .Replace("containers:\n  - name: default\n", "containers:\n  - name: default\n    qos: {iops: 600, iops_burst: 10}\n", StringComparison.Ordinal);
+        Assert.That(config, Does.Contain("iops: 600"));
+        using var appliance = ApplianceProcess.Start(config);
+        var both = new[] { 0, 1 }.Select(lun => Task.Run(() => FioReadIops(appliance, lun, seconds: 3))).ToArray();
+        double total = both.Sum(t => t.Result);
+        Assert.That(total, Is.LessThanOrEqualTo(600 * 1.3).And.GreaterThanOrEqualTo(600 * 0.5), $"fio measured {both[0].Result:0} + {both[1].Result:0} IOPS against a container limit of 600");
+    }
+
     private static double FioReadIops(ApplianceProcess appliance, int lun, int seconds)
     {
         string filename = appliance.Url(lun: lun).Replace(":", "\\:", StringComparison.Ordinal);

@@ -23,6 +23,9 @@ public sealed class QosQueue
     internal TokenBucket Iops;
     internal TokenBucket Bandwidth;
 
+    /// <summary>Limits this vDisk shares with others (its container's), or null.</summary>
+    public QosGroup? Group { get; internal set; }
+
     /// <summary>Start-time fair queuing: the virtual finish tag of the last request started.</summary>
     internal double VirtualFinish;
     internal bool Removed;

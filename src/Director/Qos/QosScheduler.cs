@@ -29,6 +29,7 @@ public sealed class QosScheduler : IDisposable
     private readonly TimeProvider _time;
     private readonly DirectorOptions _options;
     private readonly List<QosQueue> _queues = [];
+    private readonly Dictionary<string, QosGroup> _groups = new(StringComparer.Ordinal);
     private readonly Stack<QosWaiter> _pool = new();
     private readonly ITimer _timer;
     private readonly double[] _virtualTime = new double[2];
@@ -93,6 +94,35 @@ public sealed class QosScheduler : IDisposable
             throw new ArgumentException(error, nameof(policy));
         lock (_lock)
             ApplyLocked(queue, policy);
+        Pump();
+    }
+
+    /// <summary>
+    /// Sets the IOPS and bandwidth limits (with bursts) a group of vDisks shares, creating the group on first
+    /// use; the class, weight and max outstanding of <paramref name="limits"/> are not used.
+    /// </summary>
+    public QosGroup SetGroupLimits(string name, QosPolicy limits)
+    {
+        if (limits.Validate() is { } error)
+            throw new ArgumentException(error, nameof(limits));
+        lock (_lock)
+        {
+            if (!_groups.TryGetValue(name, out var group))
+                _groups[name] = group = new QosGroup(name);
+            long now = _time.GetTimestamp();
+            group.Iops.Configure(limits.IopsLimit, limits.EffectiveIopsBurst, now, _time.TimestampFrequency);
+            group.Bandwidth.Configure(limits.BandwidthLimit, limits.EffectiveBandwidthBurst, now, _time.TimestampFrequency);
+            group.Limits = limits;
+        }
+        Pump();
+        return _groups[name];
+    }
+
+    /// <summary>Puts a vDisk in a group (its requests then also draw from the group's buckets), or takes it out (null).</summary>
+    public void SetGroup(QosQueue queue, string? group)
+    {
+        lock (_lock)
+            queue.Group = group is null ? null : _groups.TryGetValue(group, out var g) ? g : _groups[group] = new QosGroup(group);
         Pump();
     }
 
@@ -189,6 +219,8 @@ public sealed class QosScheduler : IDisposable
             return false;
         if (policy.Class == IoPriority.Low && HighActiveLocked && _classOutstanding[1] >= _options.LowMaxOutstandingWhenContended)
             return false;
+        if (queue.Group is { } group && !(group.Iops.CanTake(now) && group.Bandwidth.CanTake(now)))
+            return false;
         return queue.Iops.CanTake(now) && queue.Bandwidth.CanTake(now);
     }
 
@@ -200,6 +232,11 @@ public sealed class QosScheduler : IDisposable
         _virtualTime[cls] = startTag;
         queue.Iops.Take(1);
         queue.Bandwidth.Take(bytes);
+        if (queue.Group is { } group)
+        {
+            group.Iops.Take(1);
+            group.Bandwidth.Take(bytes);
+        }
         queue.Outstanding++;
         _outstanding++;
         _classOutstanding[cls]++;
@@ -273,6 +310,8 @@ public sealed class QosScheduler : IDisposable
     private void ArmTimerLocked(QosQueue queue, long now)
     {
         long wait = Math.Max(queue.Iops.TicksUntilAvailable(now), queue.Bandwidth.TicksUntilAvailable(now));
+        if (queue.Group is { } group)
+            wait = Math.Max(wait, Math.Max(group.Iops.TicksUntilAvailable(now), group.Bandwidth.TicksUntilAvailable(now)));
         if (wait <= 0)
             return;
         long due = now + wait;

@@ -245,6 +245,9 @@ public sealed class ContainerConfig
 
     /// <summary>The order in which tiers receive new extent groups; no repeats, at least one tier the pool has.</summary>
     public List<StorageTier> TierPreference { get; set; } = [StorageTier.Ssd, StorageTier.Hdd];
+
+    /// <summary>IOPS and bandwidth limits (with bursts) all its vDisks share; class, weight and max outstanding are per vDisk.</summary>
+    public QosConfig Qos { get; set; } = new();
 }
 
 /// <summary>A virtual disk, exported as a LUN by one or more targets.</summary>

@@ -45,6 +45,22 @@ internal sealed partial class ConfigBinder
                 ctx.Error(m.PositionOf("class"), m.PathOf("class"), $"'{cls}' is not a QoS class (use high or low)");
         }
         qos.Weight = m.Int("weight", qos.Weight, 1, 10_000);
+        BindLimits(m, qos);
+        qos.MaxOutstanding = m.Int("max_outstanding", qos.MaxOutstanding, 0, 1 << 20);
+        m.Finish();
+    }
+
+    // containers:
+    //   - name: default
+    //     qos: {iops: 20000, bandwidth: 400MiB/s}   limits every vDisk of the container shares (and bursts)
+    private void BindContainerQos(MappingReader m, QosConfig qos)
+    {
+        BindLimits(m, qos);
+        m.Finish();
+    }
+
+    private void BindLimits(MappingReader m, QosConfig qos)
+    {
         qos.IopsLimit = Long(m, "iops", qos.IopsLimit);
         qos.IopsBurst = Long(m, "iops_burst", qos.IopsBurst);
         qos.BandwidthLimit = Rate(m, "bandwidth", qos.BandwidthLimit);
@@ -55,12 +71,10 @@ internal sealed partial class ConfigBinder
             else
                 qos.BandwidthBurst = burst;
         }
-        qos.MaxOutstanding = m.Int("max_outstanding", qos.MaxOutstanding, 0, 1 << 20);
         if (qos.IopsBurst > 0 && qos.IopsLimit == 0)
             ctx.Error(m.PositionOf("iops_burst"), m.PathOf("iops_burst"), "a burst needs a limit: set iops too");
         if (qos.BandwidthBurst > 0 && qos.BandwidthLimit == 0)
             ctx.Error(m.PositionOf("bandwidth_burst"), m.PathOf("bandwidth_burst"), "a burst needs a limit: set bandwidth too");
-        m.Finish();
     }
 
     private long Long(MappingReader m, string key, long current) =>

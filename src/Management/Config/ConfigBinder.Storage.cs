@@ -11,6 +11,7 @@ namespace StorageAppliance.Management.Config;
 //     vdisk_block_size: 1MiB        power of two, 64KiB..16MiB
 //     extent_group_size: 64MiB      multiple of vdisk_block_size, 16MiB..1GiB
 //     tier_preference: [ssd, hdd]
+//     qos: {iops: 0, bandwidth: 0}   optional limits shared by all its vDisks (and iops_burst, bandwidth_burst)
 // vdisks:
 //   - name: disk0        container: default     size: 8GiB     block_size: 512
 //     thin: true         write_cache: true      read_only: false
@@ -57,6 +58,8 @@ internal sealed partial class ConfigBinder
             var container = new ContainerConfig();
             container.Name = RequiredUniqueName(m, _containerNames, CheckObjectName) ?? "";
             BindContainerPolicy(m, container);
+            if (m.Mapping("qos") is { } qos)
+                BindContainerQos(qos, container.Qos);
             m.Finish();
             containers.Add(container);
         }

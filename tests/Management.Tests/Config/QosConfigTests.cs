@@ -67,6 +67,23 @@ public sealed class QosConfigTests
     }
 }
 
+public sealed class ContainerQosConfigTests
+{
+    [Test]
+    public void Limits_AreBound()
+    {
+        QosConfig q = Yaml.Load(Yaml.Valid.Replace("  - name: default\n", "  - name: default\n    qos: {iops: 20000, iops_burst: 500, bandwidth: 400MiB/s}\n")).Containers[0].Qos;
+        Assert.That((q.IopsLimit, q.IopsBurst, q.BandwidthLimit), Is.EqualTo((20000L, 500L, 400L << 20)));
+    }
+
+    [Test]
+    public void ClassAndWeight_BelongToVDisks()
+    {
+        ConfigException ex = Yaml.Fails(Yaml.Valid.Replace("  - name: default\n", "  - name: default\n    qos: {weight: 2}\n"));
+        Assert.That(ex.Message, Does.Contain("containers[0].qos.weight: unknown key 'weight'"));
+    }
+}
+
 public sealed class DirectorConfigTests
 {
     [Test]
