@@ -88,8 +88,21 @@ public sealed class IoDirector : IVDiskProvisioner
     public QosPolicy PolicyOf(string name) => _policies.TryGetValue(name, out var p) ? p : QosPolicy.Default;
 
     /// <summary>The counters of one initiator or NFS client; no allocation once the client has been seen.</summary>
-    internal ClientCounters ClientCounters(in IoContext context) =>
-        _clients.GetOrAdd(new ClientKey(context.Protocol, context.Client ?? ""), static _ => new ClientCounters());
+    internal ClientCounters ClientCounters(in IoContext context)
+    {
+        var key = new ClientKey(context.Protocol, context.Client ?? "");
+        if (_clients.TryGetValue(key, out var counters))
+            return counters;
+        // Initiator port names change with every session (the ISID): past a bound, newcomers share one row.
+        if (_clients.Count >= MaxClients)
+            key = new ClientKey(context.Protocol, OtherClients);
+        return _clients.GetOrAdd(key, static _ => new ClientCounters());
+    }
+
+    /// <summary>Clients counted one by one; the rest are counted together as <see cref="OtherClients"/>.</summary>
+    public const int MaxClients = 1024;
+
+    public const string OtherClients = "(others)";
 
     /// <summary>Counters of every initiator and client, sorted by protocol and name.</summary>
     public IReadOnlyList<ClientStats> ClientStats()

@@ -405,3 +405,32 @@ public sealed class DirectedQosTests
         Assert.Throws<ArgumentException>(() => director.SetPolicy("later", new QosPolicy(Weight: -2)));
     }
 }
+
+public sealed class ClientStatsTests
+{
+    private sealed class OkDisk : IVDisk
+    {
+        public long Id => 1;
+        public string Name => "d";
+        public long CapacityBytes => 1 << 20;
+        public bool SupportsUnmap => false;
+        public event Action<IVDisk>? CapacityChanged { add { } remove { } }
+        public ValueTask<IoStatus> ReadAsync(long offset, Memory<byte> destination, IoContext context) => new(IoStatus.Ok);
+        public ValueTask<IoStatus> WriteAsync(long offset, ReadOnlyMemory<byte> source, IoFlags flags, IoContext context) => new(IoStatus.Ok);
+        public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context) => new(IoStatus.Ok);
+        public ValueTask<IoStatus> FlushAsync(IoContext context) => new(IoStatus.Ok);
+        public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) => new(new AllocationRun(IoStatus.Ok, maxLength, true));
+    }
+
+    [Test]
+    public void Clients_past_the_bound_are_counted_together()
+    {
+        var director = new IoDirector(NullLogger<IoDirector>.Instance);
+        var handle = director.Register(new OkDisk());
+        for (int i = 0; i < IoDirector.MaxClients + 10; i++)
+            _ = handle.FlushAsync(new IoContext(IoProtocol.Iscsi, $"iqn.2026-12.test:c,i,0x{i:x12}")).Result;
+        var stats = director.ClientStats();
+        Assert.That(stats, Has.Count.EqualTo(IoDirector.MaxClients + 1));
+        Assert.That(stats.Single(c => c.Client == IoDirector.OtherClients).Requests, Is.EqualTo(10));
+    }
+}
