@@ -17,8 +17,6 @@ Environment:
   FIO=/var/cache/storage-appliance/fio/fio   APPLIANCE=<repo>/out/appliance
   BENCH_TMP=/tmp   where every server keeps its data (one file system for all)
   RESULTS=<repo>/bench/results/<date>-<commit>   KEEP=1 keeps the scratch folder   MICRO=0 skips BenchmarkDotNet
-  WORKLOADS=4k-randwrite-qd32,1m-write-qd8   only these workloads (names as in the tables)
-  python3 bench/run.py --report RESULTS_DIR   rebuilds report.md from a run's run.json
 """
 
 import datetime
@@ -347,10 +345,6 @@ LOG {{ Default_Log_Level = EVENT; }}
             self.start_ganesha()
         pairs = []  # (table, [servers in alternation order], workloads)
         workloads = [w for w in WORKLOADS if w[6] or not QUICK]
-        only = os.environ.get("WORKLOADS")
-        if only:
-            names = set(only.split(","))
-            workloads = [w for w in WORKLOADS if w[0] in names]
         # Each point's server, and the server of SERVERS= it belongs to.
         needs = {"app-iscsi": "app-iscsi", "tgt": "tgt", "app-nfs": "app-nfs", "ganesha": "ganesha",
                  "app-null": "app-iscsi", "tgt-null": "tgt", "app-wce0": "app-iscsi"}
@@ -358,8 +352,8 @@ LOG {{ Default_Log_Level = EVENT; }}
         one = lambda n: (present([n]) or [None])[0]
         pairs.append(("iscsi", one("app-iscsi"), one("tgt"), workloads))
         pairs.append(("nfs", one("app-nfs"), one("ganesha"), workloads))
-        pairs.append(("null", one("app-null"), one("tgt-null"), [w for w in NULL_WORKLOADS if not only or w[0] in names]))
-        pairs.append(("wce0", one("app-wce0"), None, [w for w in WCE0_WORKLOADS if not only or w[0] in names]))
+        pairs.append(("null", one("app-null"), one("tgt-null"), NULL_WORKLOADS))
+        pairs.append(("wce0", one("app-wce0"), None, WCE0_WORKLOADS))
         self.write_meta()
 
         for table, ours, peer, _ in pairs:

@@ -145,15 +145,8 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
         if (create.Count > 0)
             Metadata.Commit(create);
 
-        bool replayed = Recover();
+        Recover();
         StartDrainer();
-        if (replayed && _options.CheckpointAfterReplay)
-        {
-            // Replayed records are applied and checkpointed at once, not after the checkpoint interval:
-            // a process that keeps crashing within it would otherwise grow its journal at every start.
-            _checkpointRequested = true;
-            RequestDrain();
-        }
         EngineLog.Opened(_log, _byId.Count, Journal.PendingBytes);
     }
 
@@ -168,7 +161,7 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
     }
 
     /// <summary>Replays undrained journal records into the overlays; reservations are taken again for new blocks.</summary>
-    private bool Recover()
+    private void Recover()
     {
         var entries = Journal.Open(Metadata.DrainedSequence);
         foreach (var e in entries)
@@ -195,7 +188,6 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
         }
         if (entries.Count > 0)
             EngineLog.Replayed(_log, entries.Count, Metadata.DrainedSequence);
-        return entries.Count > 0;
     }
 
     internal void ReadFailed(EngineVDisk v, long offset, SlotRef slot, ExtentReadResult result) =>

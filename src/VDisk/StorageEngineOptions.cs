@@ -30,13 +30,6 @@ public sealed class StorageEngineOptions
 
     /// <summary>...or as soon as the journal on disk grows past this.</summary>
     public long CheckpointJournalBytes { get; init; } = 2L << 30;
-
-    /// <summary>
-    /// Apply and checkpoint replayed journal records as soon as the engine starts, instead of after
-    /// <see cref="CheckpointInterval"/>, so a process that keeps crashing within the interval does not
-    /// grow its journal at every start.
-    /// </summary>
-    public bool CheckpointAfterReplay { get; init; } = true;
 }
 
 /// <summary>A pool as the config declares it: disks with a tier and a capacity (0 = the free space of its file system).</summary>

@@ -35,23 +35,6 @@ public sealed class EngineCrashTests
     }
 
     [Test]
-    public void Records_replayed_after_a_crash_are_checkpointed_without_waiting_for_the_interval()
-    {
-        using var h = new EngineHarness { CheckpointAfterReplay = true };
-        var data = EngineHarness.Pattern(200_000, 3);
-        Assert.That(h.Write(4096, data, fua: true), Is.EqualTo(IoStatus.Ok));
-        long last = h.Engine.Journal.LastSequence;
-        h.Crash();
-        // The harness's drain and checkpoint intervals are an hour: only the replay can ask for this one.
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (h.Engine.Metadata.DrainedSequence < last && DateTime.UtcNow < deadline)
-            Thread.Sleep(20);
-        Assert.That(h.Engine.Metadata.DrainedSequence, Is.GreaterThanOrEqualTo(last));
-        Assert.That(h.Engine.Journal.PendingBytes, Is.Zero);
-        Assert.That(h.ReadOk(4096, data.Length), Is.EqualTo(data));
-    }
-
-    [Test]
     public void Concurrent_fua_writes_share_journal_syncs()
     {
         // The journal's first sync is held until every write is in, as on a disk whose fdatasync is slow:

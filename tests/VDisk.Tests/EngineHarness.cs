@@ -35,9 +35,6 @@ public sealed class EngineHarness : IDisposable
 
     public PowerCutFileSystem? PowerFs { get; }
 
-    /// <summary>Off by default: drains run only when a test asks (see <see cref="StorageEngineOptions.CheckpointAfterReplay"/>).</summary>
-    public bool CheckpointAfterReplay { get; init; }
-
     public FaultInjectingFileSystem Faults { get; }
 
     public IMetadataStore Meta { get; private set; }
@@ -55,7 +52,6 @@ public sealed class EngineHarness : IDisposable
             JournalBackgroundFlush = TimeSpan.Zero,
             DrainThresholdBytes = long.MaxValue,
             DrainInterval = TimeSpan.FromHours(1),
-            CheckpointAfterReplay = CheckpointAfterReplay,
         }, NullLoggerFactory.Instance);
         engine.Open(_pools, _containers, _vdisks);
         return engine;
