@@ -80,6 +80,10 @@ public sealed class HostTests
         using var appliance = ApplianceProcess.Start(ApplianceProcess.SimpleConfig("64MiB"));
         using var raw = new RawInitiator(appliance.IscsiPort);
         Assert.That(raw.Login("iqn.2026-11.test:ctrlc", ApplianceProcess.DefaultTarget), Is.EqualTo(0));
+        // One command answered: the session is in full feature phase on the target's side too (the final
+        // login response can reach us a moment before the target records the phase change).
+        raw.ClearUnitAttentions();
+        Assert.That(raw.TestUnitReady(), Is.EqualTo(0));
         var sw = Stopwatch.StartNew();
         using (Process.Start("kill", $"-INT {appliance.Pid}")) { }
         // The initiator is asked to log out (Async Message, event 1) before the appliance goes.
