@@ -207,7 +207,7 @@ exports:
     def start_tgt(self):
         port = free_port()
         for _ in range(50):
-            n = 1000 + int.from_bytes(os.urandom(2), "big") % 50000
+            n = 1000 + int.from_bytes(os.urandom(2), "big") % 9000  # tgtd refuses larger control ports
             if not os.path.exists(f"/var/run/tgtd/socket.{n}") and not os.path.exists(f"/var/run/tgtd/socket.{n}.lock"):
                 self.tgt_ctl = n
                 break
@@ -568,7 +568,8 @@ def micro(results):
             if name.endswith("-report-github.md"):
                 with open(os.path.join(rdir, name)) as f:
                     body = f.read()
-                table = "\n".join(l for l in body.splitlines() if l.startswith("|"))
+                # GitHub-flavoured as BenchmarkDotNet writes it, minus its bold first column and HTML quotes.
+                table = "\n".join(l.replace("**", "").replace("&#39;", "'") for l in body.splitlines() if l.startswith("|"))
                 tables.append(f"**{name.replace('-report-github.md', '').split('.')[-1]}**\n\n{table}")
     return tables
 
@@ -618,7 +619,7 @@ def report(results):
         md += [f"![{png}]({png})", ""]
     md += ["## Micro-benchmarks (BenchmarkDotNet, MemoryDiagnoser)", ""]
     for t in run["micro"]:
-        md += [t, ""]
+        md += [t.replace("**", "").replace("&#39;", "'"), ""]
     if failed:
         md += ["## Points that failed", ""] + [f"- {p['workload']} on {p['server']} rep {p['rep']}: {p['rc']}" for p in failed] + [""]
     path = os.path.join(results, "report.md")
