@@ -562,6 +562,11 @@ def micro(results):
                            capture_output=True, text=True, cwd=REPO, timeout=1200)
         if r.returncode != 0:
             tables.append(f"{project}: BenchmarkDotNet failed (exit {r.returncode}): {r.stderr[-300:]}")
+    # Keep the GitHub-markdown tables; BenchmarkDotNet's HTML, CSV and build logs are not results.
+    for root, _dirs, files in os.walk(art):
+        for name in files:
+            if not name.endswith("-report-github.md"):
+                os.remove(os.path.join(root, name))
     rdir = os.path.join(art, "results")
     if os.path.isdir(rdir):
         for name in sorted(os.listdir(rdir)):
