@@ -77,7 +77,6 @@ public sealed partial class Journal : IDisposable
     public IReadOnlyList<JournalEntry> Open(long drainedSequence)
     {
         _fs.CreateDirectory(_options.Directory);
-        OpenSpares();
         var names = _fs.List(_options.Directory, "*.jnl");
         var recovered = new List<JournalEntry>();
         long last = drainedSequence;
@@ -299,7 +298,17 @@ public sealed partial class Journal : IDisposable
         if (gone.Count == 0)
             return;
         foreach (var s in gone)
-            Retire(s);
+        {
+            s.File.Dispose();
+            try
+            {
+                _fs.Delete(s.Path);
+            }
+            catch (IOException e)
+            {
+                JournalLog.TrimFailed(_log, s.Path, e.Message);
+            }
+        }
         try
         {
             _fs.SyncDirectory(_options.Directory);
@@ -317,9 +326,7 @@ public sealed partial class Journal : IDisposable
         var old = _current!;
         old.File.Flush();
         Volatile.Write(ref _durableSequence, Math.Max(_durableSequence, old.LastSequence));
-        var segment = StartSegment(nextSequence);
-        PrepareSpareIfBusy();
-        return segment;
+        return StartSegment(nextSequence);
     }
 
     private Segment StartSegment(long firstSequence)
@@ -340,6 +347,10 @@ public sealed partial class Journal : IDisposable
                 }
             }
         }
+        // After a torn tail the next sequence number can name a file that already exists: start it empty.
+        var file = _fs.Open(path, create: true);
+        if (file.Length > 0)
+            file.SetLength(0);
         uint nonce = (uint)Random.Shared.Next() ^ (uint)Environment.TickCount;
         Span<byte> header = stackalloc byte[SegmentHeaderSize];
         header.Clear();
@@ -348,16 +359,8 @@ public sealed partial class Journal : IDisposable
         BinaryPrimitives.WriteInt64LittleEndian(header[16..], DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         BinaryPrimitives.WriteUInt32LittleEndian(header[24..], nonce);
         BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Common.Crc32C.Compute(header[..60]));
-        var file = TakeSpare(path, header);
-        if (file is null)
-        {
-            // After a torn tail the next sequence number can name a file that already exists: start it empty.
-            file = _fs.Open(path, create: true);
-            if (file.Length > 0)
-                file.SetLength(0);
-            file.Write(header, 0);
-            file.Flush();
-        }
+        file.Write(header, 0);
+        file.Flush();
         _fs.SyncDirectory(_options.Directory);
         var segment = new Segment(firstSequence, path, file, nonce);
         lock (_appendLock)
@@ -418,7 +421,6 @@ public sealed partial class Journal : IDisposable
     public void Dispose()
     {
         _flushTimer?.Dispose();
-        StopPreparing();
         lock (_appendLock)
         {
             try
