@@ -6,15 +6,17 @@ namespace StorageAppliance.Micro;
 
 /// <summary>
 /// A 4 KiB write and read through the I/O Director to a vDisk that completes at once: the Director's own
-/// cost per request (admission, counters), which must allocate nothing.
+/// cost per request (admission, counters, latency histograms), which must allocate nothing; and the same
+/// through a vDisk with a QoS policy whose limits are never reached (token buckets and bounds checked
+/// on every request, admitted at once).
 /// </summary>
 [MemoryDiagnoser]
 public class DirectorBenchmarks
 {
-    private sealed class InstantDisk : IVDisk
+    private sealed class InstantDisk(string name = "instant") : IVDisk
     {
-        public long Id => 1;
-        public string Name => "instant";
+        public long Id => name.Length;
+        public string Name => name;
         public long CapacityBytes => 1L << 40;
         public bool SupportsUnmap => true;
         public event Action<IVDisk>? CapacityChanged { add { } remove { } }
@@ -26,6 +28,7 @@ public class DirectorBenchmarks
     }
 
     private IVDisk _handle = null!;
+    private IVDisk _limited = null!;
     private readonly byte[] _buffer = new byte[4096];
     private readonly IoContext _context = new(IoProtocol.Iscsi, "iqn.2026-11.io.bench:initiator");
     private long _offset;
@@ -35,6 +38,15 @@ public class DirectorBenchmarks
     {
         var director = new IoDirector(NullLogger<IoDirector>.Instance);
         _handle = director.Register(new InstantDisk());
+        director.SetPolicy("limited", new StorageAppliance.Director.Qos.QosPolicy(IoPriority.Low, Weight: 3, IopsLimit: 1_000_000_000, BandwidthLimit: 1L << 50, MaxOutstanding: 16));
+        _limited = director.Register(new InstantDisk("limited"));
+    }
+
+    [Benchmark(Description = "Director: 4 KiB write, vDisk with limits")]
+    public IoStatus WriteLimited()
+    {
+        _offset = (_offset + 4096) & ((1L << 30) - 1);
+        return _limited.WriteAsync(_offset, _buffer, IoFlags.None, _context).Result;
     }
 
     [Benchmark(Description = "Director: 4 KiB write")]

@@ -1,4 +1,5 @@
 using StorageAppliance.Director;
+using StorageAppliance.Director.Qos;
 using StorageAppliance.Management.Admin;
 using StorageAppliance.Management.Config;
 using StorageAppliance.Protocols.Iscsi;
@@ -15,6 +16,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
     private readonly ApplianceConfig _config;
     private readonly StorageService _storage;
     private readonly IscsiServer? _iscsi;
+    private readonly IoDirector _director;
     private readonly object _lock = new();
 
     public ApplianceAdmin(ApplianceConfig config, StorageService storage, IServiceProvider services)
@@ -22,7 +24,55 @@ public sealed class ApplianceAdmin : IApplianceAdmin
         _config = config;
         _storage = storage;
         _iscsi = services.GetService(typeof(IscsiServer)) as IscsiServer;
+        _director = (IoDirector)services.GetService(typeof(IoDirector))!;
     }
+
+    public VDiskQos SetVDiskQos(string name, VDiskQosRequest request)
+    {
+        lock (_lock)
+        {
+            if (_storage.Provisioner.Open(name) is null)
+                throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
+            QosPolicy p = _director.PolicyOf(name);
+            IoPriority cls = request.Class switch
+            {
+                null => p.Class,
+                "high" => IoPriority.High,
+                "low" => IoPriority.Low,
+                _ => throw new AdminException(AdminError.Invalid, $"'{request.Class}' is not a QoS class (use high or low)"),
+            };
+            var next = new QosPolicy(cls, request.Weight ?? p.Weight, request.IopsLimit ?? p.IopsLimit, request.BandwidthLimit ?? p.BandwidthLimit,
+                request.IopsBurst ?? p.IopsBurst, request.BandwidthBurst ?? p.BandwidthBurst, request.MaxOutstanding ?? p.MaxOutstanding);
+            // Removing a limit removes its burst with it.
+            if (next.IopsLimit == 0)
+                next = next with { IopsBurst = 0 };
+            if (next.BandwidthLimit == 0)
+                next = next with { BandwidthBurst = 0 };
+            if (next.Validate() is { } error)
+                throw new AdminException(AdminError.Invalid, $"{name}: {error}");
+            _director.SetPolicy(name, next);
+            QosPolicies.Save(_storage.Metadata, name, next);
+            return ToQos(name, next);
+        }
+    }
+
+    public ApplianceStats GetStats()
+    {
+        var vdisks = new List<VDiskStatsInfo>();
+        foreach (var s in _director.Stats())
+            vdisks.Add(new VDiskStatsInfo(s.Name, s.Reads, s.Writes, s.Unmaps, s.Flushes, s.BytesRead, s.BytesWritten, s.Errors, s.Queued, s.InService,
+                ToInfo(s.QueueTime), ToInfo(s.ServiceLatency), ToQos(s.Name, s.Policy)));
+        var clients = new List<ClientStatsInfo>();
+        foreach (var c in _director.ClientStats())
+            clients.Add(new ClientStatsInfo(c.Protocol.ToString(), c.Client, c.Requests, c.Bytes, c.Errors, ToInfo(c.QueueTime), ToInfo(c.ServiceLatency)));
+        long micros = (long)(System.Diagnostics.Stopwatch.GetTimestamp() * (1e6 / System.Diagnostics.Stopwatch.Frequency));
+        return new ApplianceStats(micros, _director.Scheduler.Outstanding, vdisks, clients);
+    }
+
+    private static LatencyInfo ToInfo(LatencySummary l) => new(l.Count, l.MeanMicros, l.P50Micros, l.P90Micros, l.P99Micros, l.P999Micros);
+
+    private static VDiskQos ToQos(string name, QosPolicy p) =>
+        new(name, p.Class == IoPriority.Low ? "low" : "high", p.Weight, p.IopsLimit, p.BandwidthLimit, p.IopsBurst, p.BandwidthBurst, p.MaxOutstanding);
 
     public IReadOnlyList<VDiskInfo> ListVDisks()
     {
@@ -117,6 +167,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
                 throw Map(e);
             }
             _storage.ForgetLogicalUnit(vdisk.Id);
+            QosPolicies.Forget(_storage.Metadata, name);
         }
     }
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StorageAppliance.Common.Devices;
 using StorageAppliance.Director;
+using StorageAppliance.Director.Qos;
 using StorageAppliance.Management.Admin;
 using StorageAppliance.Management.Config;
 using StorageAppliance.Protocols.Iscsi;
@@ -24,7 +25,12 @@ public static class ApplianceServices
     {
         // Order matters for shutdown: hosted services stop in reverse, so the front ends stop before storage.
         services.AddHostedService<RuntimeStatsService>();
-        services.AddSingleton<IoDirector>();
+        services.AddSingleton(sp =>
+        {
+            var d = sp.GetRequiredService<ApplianceConfig>().Director;
+            var options = new DirectorOptions { MaxOutstanding = d.MaxOutstanding, LowMinShare = d.LowMinShare, LowMaxOutstandingWhenContended = d.LowMaxOutstanding };
+            return new IoDirector(sp.GetRequiredService<ILogger<IoDirector>>(), options, TimeProvider.System);
+        });
         services.AddSingleton<StorageService>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageService>());
         // Front ends provision through the Director, so the vDisks they get are Director handles.
@@ -164,6 +170,8 @@ public sealed class StorageService : IHostedService
         var journalDisk = _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => d.Tier == Management.Config.StorageTier.Ssd && !File.Exists(d.Path))
             ?? _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => !File.Exists(d.Path));
         string journalDir = journalDisk is not null ? Path.Combine(journalDisk.Path, "journal") : Path.Combine(dataDir, "journal");
+        // Before the engine registers its vDisks, so they start under their policies.
+        QosPolicies.Apply(_config, Metadata, _director);
         Engine = new StorageEngine(Metadata, PhysicalFileSystem.Instance, new StorageEngineOptions { JournalDirectory = journalDir }, _loggerFactory, _director);
         try
         {
@@ -174,6 +182,7 @@ public sealed class StorageService : IHostedService
             throw new InvalidDataException($"storage cannot start: {e.Message}", e);
         }
         _director.AttachProvisioner(Engine);
+        QosPolicies.AssignContainers(_director);
         foreach (var v in _config.VDisks)
             if (v.Backing == VDiskBacking.Null)
                 _director.Register(new NullVDisk(NullVDiskId(v.Name), v.Name, v.SizeBytes));

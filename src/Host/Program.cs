@@ -70,6 +70,7 @@ var root = new RootCommand("StorageAppliance: iSCSI and NFS storage with data se
 root.Subcommands.Add(run);
 root.Subcommands.Add(config);
 root.Subcommands.Add(VDiskCommands.Create(console));
+root.Subcommands.Add(VDiskCommands.CreateStats(console));
 
 // The generic host handles SIGINT/SIGTERM itself (graceful stop), so the parser must not.
 return await CliRunner.InvokeAsync(root, args, console).ConfigureAwait(false);

@@ -15,6 +15,8 @@ namespace StorageAppliance.Management.Admin;
 //   POST   /v1/vdisks                 201 VDiskInfo, Location: /v1/vdisks/{name}     body: VDiskCreateRequest
 //   PUT    /v1/vdisks/{name}/size     200 VDiskInfo                                  body: {"capacityBytes":N,"allowShrink":bool}
 //   DELETE /v1/vdisks/{name}          204
+//   PUT    /v1/vdisks/{name}/qos      200 VDiskQos                                   body: VDiskQosRequest (only given fields change)
+//   GET    /v1/stats                  200 ApplianceStats
 //
 //   NotFound 404, Conflict 409, Invalid 400 (also malformed JSON), NoSpace 507, Unavailable 503,
 //   unknown route 404, wrong method 405, a failure of the appliance itself 500 "Internal".
@@ -29,6 +31,8 @@ internal sealed class AdminApiEndpoints(IApplianceAdmin admin, ILogger log)
         app.MapPost("/v1/vdisks", (RequestDelegate)CreateVDiskAsync);
         app.MapPut("/v1/vdisks/{name}/size", (RequestDelegate)ResizeVDiskAsync);
         app.MapDelete("/v1/vdisks/{name}", (RequestDelegate)DeleteVDisk);
+        app.MapPut("/v1/vdisks/{name}/qos", (RequestDelegate)SetQosAsync);
+        app.MapGet("/v1/stats", (RequestDelegate)Stats);
     }
 
     public static int StatusOf(AdminError error) => error switch
@@ -64,6 +68,18 @@ internal sealed class AdminApiEndpoints(IApplianceAdmin admin, ILogger log)
         ManagementLog.VDiskChanged(log, "resized", name);
         await WriteAsync(context, StatusCodes.Status200OK, info, AdminJsonContext.Wire.VDiskInfo).ConfigureAwait(false);
     }
+
+    private async Task SetQosAsync(HttpContext context)
+    {
+        string name = RouteName(context);
+        VDiskQosRequest request = await ReadAsync(context, AdminJsonContext.Default.VDiskQosRequest).ConfigureAwait(false);
+        VDiskQos qos = admin.SetVDiskQos(name, request);
+        ManagementLog.VDiskChanged(log, "given a new QoS policy", name);
+        await WriteAsync(context, StatusCodes.Status200OK, qos, AdminJsonContext.Wire.VDiskQos).ConfigureAwait(false);
+    }
+
+    private Task Stats(HttpContext context) =>
+        WriteAsync(context, StatusCodes.Status200OK, admin.GetStats(), AdminJsonContext.Wire.ApplianceStats);
 
     private Task DeleteVDisk(HttpContext context)
     {

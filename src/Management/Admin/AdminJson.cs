@@ -32,6 +32,9 @@ public sealed record AdminHealth(string Status);
 [JsonSerializable(typeof(IReadOnlyList<VDiskInfo>))]
 [JsonSerializable(typeof(AdminErrorBody))]
 [JsonSerializable(typeof(AdminHealth))]
+[JsonSerializable(typeof(VDiskQosRequest))]
+[JsonSerializable(typeof(VDiskQos))]
+[JsonSerializable(typeof(ApplianceStats))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext
 {
     private static AdminJsonContext? s_wire;

@@ -63,4 +63,10 @@ public interface IApplianceAdmin
 
     /// <summary>Removes its LUNs (REPORTED LUNS DATA HAS CHANGED), deletes it and releases its space. Config-defined vDisks are refused.</summary>
     void DeleteVDisk(string name);
+
+    /// <summary>Changes a vDisk's QoS policy at once, without a restart, and keeps it in the metadata store.</summary>
+    VDiskQos SetVDiskQos(string name, VDiskQosRequest request);
+
+    /// <summary>Counters and latencies of every vDisk and every initiator or client.</summary>
+    ApplianceStats GetStats();
 }

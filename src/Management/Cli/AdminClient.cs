@@ -68,6 +68,13 @@ public sealed class AdminClient : IDisposable
     public Task DeleteVDiskAsync(string name, CancellationToken cancellationToken = default) =>
         SendAsync<object>(new HttpRequestMessage(HttpMethod.Delete, $"v1/vdisks/{Uri.EscapeDataString(name)}"), null, cancellationToken);
 
+    public Task<VDiskQos> SetVDiskQosAsync(string name, VDiskQosRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Put, $"v1/vdisks/{Uri.EscapeDataString(name)}/qos") { Content = JsonContent.Create(request, AdminJsonContext.Default.VDiskQosRequest) },
+            AdminJsonContext.Tolerant.VDiskQos, cancellationToken);
+
+    public Task<ApplianceStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Get, "v1/stats"), AdminJsonContext.Tolerant.ApplianceStats, cancellationToken);
+
     public void Dispose() => _http.Dispose();
 
     private async Task<T> SendAsync<T>(HttpRequestMessage request, JsonTypeInfo<T>? responseType, CancellationToken cancellationToken)

@@ -9,7 +9,7 @@ using StorageAppliance.Management.Admin;
 namespace StorageAppliance.Management.Cli;
 
 /// <summary>
-/// <c>appliance vdisk create|list|resize|delete</c>: run-time vDisk management through the admin socket.
+/// <c>appliance vdisk create|list|resize|delete|qos</c>: run-time vDisk management through the admin socket.
 /// Exit codes are <see cref="CliExitCode"/>; every failure is one line on stderr starting "appliance: ".
 /// </summary>
 public static class VDiskCommands
@@ -39,7 +39,149 @@ public static class VDiskCommands
         vdisk.Subcommands.Add(ListCommand(context));
         vdisk.Subcommands.Add(ResizeCommand(context));
         vdisk.Subcommands.Add(DeleteCommand(context));
+        vdisk.Subcommands.Add(QosCommand(context));
         return vdisk;
+    }
+
+    /// <summary><c>appliance stats</c>: counters, rates and latencies of every vDisk and client.</summary>
+    public static Command CreateStats(CliEnvironment env)
+    {
+        var socket = new Option<string?>("--socket") { Description = "The appliance's admin socket", HelpName = "PATH" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "The appliance's data directory; its admin socket is DIR/admin.sock", HelpName = "DIR" };
+        var json = new Option<bool>("--json") { Description = "Print JSON (the admin API's ApplianceStats, two samples) instead of tables" };
+        var interval = new Option<double>("--interval")
+        {
+            Description = "Seconds between the two samples rates are computed from",
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => 1.0,
+        };
+        var command = new Command("stats", "Show IOPS, bandwidth, queue depth and latency percentiles (time queued apart from time in service) per vDisk and per client")
+        {
+            socket, dataDir, json, interval,
+        };
+        var c = new Context(env, socket, dataDir);
+        command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
+        {
+            ApplianceStats first = await client.GetStatsAsync(ct).ConfigureAwait(false);
+            double seconds = Math.Clamp(parse.GetValue(interval), 0, 3600);
+            if (seconds > 0)
+                await Task.Delay(TimeSpan.FromSeconds(seconds), ct).ConfigureAwait(false);
+            ApplianceStats second = seconds > 0 ? await client.GetStatsAsync(ct).ConfigureAwait(false) : first;
+            if (parse.GetValue(json))
+            {
+                c.Env.Out.WriteLine(JsonSerializer.Serialize(second, AdminJsonContext.Indented.ApplianceStats));
+                return CliExitCode.Ok;
+            }
+            c.Env.Console.Write(StatsTable(first, second));
+            c.Env.Out.WriteLine();
+            c.Env.Console.Write(ClientTable(first, second));
+            return CliExitCode.Ok;
+        }));
+        return command;
+    }
+
+    private static Command QosCommand(Context c)
+    {
+        var name = NameArgument("The vDisk whose service level changes");
+        var cls = new Option<string?>("--class") { Description = "high (served first) or low (keeps a minimum share)", HelpName = "high|low" };
+        cls.AcceptOnlyFromAmong("high", "low");
+        var weight = new Option<int?>("--weight")
+        {
+            Description = "Fair share among the vDisks of its class, 1 to 10000",
+            HelpName = "N",
+            CustomParser = r => ParseInt(r, "--weight", n => n is >= 1 and <= 10_000 ? null : "is out of range (1..10000)"),
+        };
+        var iops = new Option<long?>("--iops") { Description = "IOPS limit; 0 removes it", HelpName = "N", CustomParser = r => ParseCount(r, "--iops") };
+        var iopsBurst = new Option<long?>("--iops-burst") { Description = "Requests allowed at once above the IOPS limit (default: a tenth of a second's worth)", HelpName = "N", CustomParser = r => ParseCount(r, "--iops-burst") };
+        var bandwidth = new Option<long?>("--bandwidth") { Description = "Bandwidth limit, e.g. 100MiB/s; 0 removes it", HelpName = "SIZE/s", CustomParser = r => ParseRate(r, "--bandwidth") };
+        var bandwidthBurst = new Option<long?>("--bandwidth-burst") { Description = "Bytes allowed at once above the bandwidth limit, e.g. 8MiB", HelpName = "SIZE", CustomParser = r => ParseRate(r, "--bandwidth-burst") };
+        var maxOutstanding = new Option<int?>("--max-outstanding")
+        {
+            Description = "Requests of this vDisk in service at once; 0 leaves only the appliance's total bound",
+            HelpName = "N",
+            CustomParser = r => ParseInt(r, "--max-outstanding", n => n >= 0 ? null : "cannot be negative"),
+        };
+        var command = new Command("qos", "Change a vDisk's QoS policy now, without a restart; it is kept across restarts")
+        {
+            name, cls, weight, iops, iopsBurst, bandwidth, bandwidthBurst, maxOutstanding,
+        };
+        command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
+        {
+            var request = new VDiskQosRequest(parse.GetValue(cls), parse.GetValue(weight), parse.GetValue(iops), parse.GetValue(bandwidth),
+                parse.GetValue(iopsBurst), parse.GetValue(bandwidthBurst), parse.GetValue(maxOutstanding));
+            VDiskQos q = await client.SetVDiskQosAsync(parse.GetRequiredValue(name), request, ct).ConfigureAwait(false);
+            c.Env.Out.WriteLine($"vDisk '{q.Name}': class {q.Class}, weight {q.Weight}, " +
+                $"IOPS {(q.IopsLimit == 0 ? "unlimited" : q.IopsLimit.ToString(CultureInfo.InvariantCulture))}, " +
+                $"bandwidth {(q.BandwidthLimit == 0 ? "unlimited" : ByteSize.Format(q.BandwidthLimit) + "/s")}, " +
+                $"max outstanding {(q.MaxOutstanding == 0 ? "unbounded" : q.MaxOutstanding.ToString(CultureInfo.InvariantCulture))}.");
+            return CliExitCode.Ok;
+        }));
+        return command;
+    }
+
+    internal static Table StatsTable(ApplianceStats first, ApplianceStats second)
+    {
+        var table = NewTable("VDISK", "CLASS", "WEIGHT", "IOPS", "BANDWIDTH", "QUEUED", "IN SERVICE", "QUEUE P50/P99", "SERVICE P50/P99", "ERRORS");
+        double seconds = Math.Max(1e-6, (second.TimestampMicros - first.TimestampMicros) / 1e6);
+        foreach (VDiskStatsInfo v in second.VDisks)
+        {
+            VDiskStatsInfo? before = first.VDisks.FirstOrDefault(b => b.Name == v.Name);
+            long ops = v.Reads + v.Writes + v.Unmaps + v.Flushes - (before is null ? 0 : before.Reads + before.Writes + before.Unmaps + before.Flushes);
+            long bytes = v.BytesRead + v.BytesWritten - (before is null ? 0 : before.BytesRead + before.BytesWritten);
+            table.AddRow(v.Name, v.Qos.Class, Num(v.Qos.Weight), Num((long)(ops / seconds)), ByteSize.Format((long)(bytes / seconds)) + "/s",
+                Num(v.Queued), Num(v.InService), Pair(v.QueueTime), Pair(v.ServiceTime), Num(v.Errors));
+        }
+        return table;
+    }
+
+    internal static Table ClientTable(ApplianceStats first, ApplianceStats second)
+    {
+        var table = NewTable("CLIENT", "PROTOCOL", "IOPS", "BANDWIDTH", "QUEUE P50/P99", "SERVICE P50/P99", "ERRORS");
+        double seconds = Math.Max(1e-6, (second.TimestampMicros - first.TimestampMicros) / 1e6);
+        foreach (ClientStatsInfo v in second.Clients)
+        {
+            ClientStatsInfo? before = first.Clients.FirstOrDefault(b => b.Client == v.Client && b.Protocol == v.Protocol);
+            long ops = v.Requests - (before?.Requests ?? 0);
+            long bytes = v.Bytes - (before?.Bytes ?? 0);
+            table.AddRow(v.Client, v.Protocol, Num((long)(ops / seconds)), ByteSize.Format((long)(bytes / seconds)) + "/s", Pair(v.QueueTime), Pair(v.ServiceTime), Num(v.Errors));
+        }
+        return table;
+    }
+
+    private static Table NewTable(params string[] headers)
+    {
+        var table = new Table().Border(TableBorder.None);
+        foreach (string header in headers)
+            table.AddColumn(new TableColumn(header).Padding(0, 0, 3, 0));
+        return table;
+    }
+
+    private static string Num(long n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static string Pair(LatencyInfo l) => $"{Micros(l.P50Micros)}/{Micros(l.P99Micros)}";
+
+    private static string Micros(long us) => us < 1000 ? $"{us}us" : us < 1_000_000 ? $"{us / 1000.0:0.#}ms" : $"{us / 1e6:0.##}s";
+
+    private static long ParseCount(ArgumentResult result, string option)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value))
+            result.AddError($"{option}: '{text}' is not a whole number of 0 or more");
+        return value;
+    }
+
+    private static long ParseRate(ArgumentResult result, string option)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+        string size = text.EndsWith("/s", StringComparison.Ordinal) ? text[..^2] : text;
+        if (!ByteSize.TryParse(size, out long bytes, out string? error))
+        {
+            result.AddError($"{option}: {error}");
+            return 0;
+        }
+        if (bytes < 0)
+            result.AddError($"{option}: '{text}' cannot be negative");
+        return bytes;
     }
 
     private static Command CreateCommand(Context c)
@@ -217,7 +359,7 @@ public static class VDiskCommands
     }
 
     // What every subcommand shares: where to write, and how to reach the appliance.
-    private sealed class Context(CliEnvironment env, Option<string?> socket, Option<string?> dataDir)
+    internal sealed class Context(CliEnvironment env, Option<string?> socket, Option<string?> dataDir)
     {
         public CliEnvironment Env { get; } = env;
 

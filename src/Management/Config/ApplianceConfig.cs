@@ -17,6 +17,9 @@ public sealed class ApplianceConfig
 
     public NfsConfig Nfs { get; set; } = new();
 
+    /// <summary>The I/O Director's bounds (admission control across every vDisk).</summary>
+    public DirectorConfig Director { get; set; } = new();
+
     /// <summary>
     /// Storage pools in file order; at least one. When the file has no <c>pools:</c> section this is
     /// one implicit pool "default" with one ssd disk at <c>&lt;data_dir&gt;/disks/ssd0</c>, capacity auto.
@@ -263,6 +266,9 @@ public sealed class ContainerConfig
     public DataContraction DataContraction { get; set; } = DataContraction.Inline;
 
     public TimeSpan PostProcessDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>IOPS and bandwidth limits (with bursts) all its vDisks share; class, weight and max outstanding are per vDisk.</summary>
+    public QosConfig Qos { get; set; } = new();
 }
 
 /// <summary>Content-defined chunk sizes in bytes (the seed's "max de-duplication extent size" is <see cref="Max"/>).</summary>
@@ -317,6 +323,9 @@ public sealed class VDiskConfig
 
     /// <summary>What stores its data: the storage engine, or nothing at all (a null device for benchmarks).</summary>
     public VDiskBacking Backing { get; set; } = VDiskBacking.Engine;
+
+    /// <summary>Its QoS policy; overridden at run time by <c>vdisk qos</c>, which persists.</summary>
+    public QosConfig Qos { get; set; } = new();
 
     public long BlockCount => SizeBytes / BlockSize;
 }
@@ -426,4 +435,47 @@ public sealed class LunConfig
 
     /// <summary>The name of the exported vDisk.</summary>
     public string VDisk { get; set; } = "";
+}
+
+/// <summary>
+/// A vDisk's service level (seed 003: "Each vDisk may specify a priority and a fair share"); the Director
+/// enforces it. Limits of 0 mean none. The default is high class, weight 1, no limits.
+/// </summary>
+public sealed class QosConfig
+{
+    /// <summary>High is served before low; low keeps a minimum share.</summary>
+    public bool LowPriority { get; set; }
+
+    /// <summary>Fair share among the vDisks of its class, 1..10000.</summary>
+    public int Weight { get; set; } = 1;
+
+    public long IopsLimit { get; set; }
+
+    /// <summary>Bytes per second.</summary>
+    public long BandwidthLimit { get; set; }
+
+    /// <summary>Requests above the rate allowed at once; 0 = a tenth of a second's worth.</summary>
+    public long IopsBurst { get; set; }
+
+    /// <summary>Bytes above the rate allowed at once; 0 = a tenth of a second's worth.</summary>
+    public long BandwidthBurst { get; set; }
+
+    /// <summary>Requests of this vDisk in service at once; 0 = only the Director's total bound.</summary>
+    public int MaxOutstanding { get; set; }
+}
+
+/// <summary>
+/// The I/O Director's own bounds: requests in service across every vDisk (more wait in its QoS queues,
+/// where priority and fair share order them), and how the low class is held back but never starved.
+/// </summary>
+public sealed class DirectorConfig
+{
+    /// <summary>1..4096.</summary>
+    public int MaxOutstanding { get; set; } = 32;
+
+    /// <summary>Share of dispatches the low class gets while both classes wait, 0..0.5.</summary>
+    public double LowMinShare { get; set; } = 0.1;
+
+    /// <summary>Low-class requests in service at once while the high class is active, 1..MaxOutstanding.</summary>
+    public int LowMaxOutstanding { get; set; } = 4;
 }

@@ -13,6 +13,7 @@ namespace StorageAppliance.Management.Config;
 //     tier_preference: [ssd, hdd]
 //     dedup, dedup_chunk, compression, compression_level, data_contraction, post_process_delay:
 //                                   see ConfigBinder.DataReduction.cs
+//     qos: {iops: 0, bandwidth: 0}   optional limits shared by all its vDisks (and iops_burst, bandwidth_burst)
 // vdisks:
 //   - name: disk0        container: default     size: 8GiB     block_size: 512
 //     thin: true         write_cache: true      read_only: false
@@ -20,6 +21,12 @@ namespace StorageAppliance.Management.Config;
 //                          for measuring the protocol cost alone)
 //     physical_block_size: 4096   optional: a power-of-two multiple of block_size, at most 64KiB (READ CAPACITY 16)
 //     dedup: true|false    optional: default the container's dedup
+//     qos:                 optional service level (seed 003: "a priority and a fair share"); see ConfigBinder.Qos.cs
+//       class: high        high | low
+//       weight: 1          fair share within the class, 1..10000
+//       iops: 0            limit, requests/s (0 = none)       iops_burst: 0        requests at once (0 = limit/10)
+//       bandwidth: 0       limit, bytes/s, e.g. 100MiB        bandwidth_burst: 0   bytes at once (0 = limit/10)
+//       max_outstanding: 0 requests in service at once (0 = the Director's total bound only)
 internal sealed partial class ConfigBinder
 {
     private readonly NameTable _containerNames = new("container");
@@ -54,6 +61,8 @@ internal sealed partial class ConfigBinder
             var container = new ContainerConfig();
             container.Name = RequiredUniqueName(m, _containerNames, CheckObjectName) ?? "";
             BindContainerPolicy(m, container);
+            if (m.Mapping("qos") is { } qos)
+                BindContainerQos(qos, container.Qos);
             m.Finish();
             containers.Add(container);
         }
@@ -143,6 +152,8 @@ internal sealed partial class ConfigBinder
                 else
                     ctx.Error(m.PositionOf("backing"), m.PathOf("backing"), $"'{backing}' is not a backing (use engine, or none for a vDisk without storage)");
             }
+            if (m.Mapping("qos") is { } qos)
+                BindQos(qos, vdisk.Qos);
             m.Finish();
             vdisks.Add(vdisk);
         }

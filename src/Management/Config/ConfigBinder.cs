@@ -22,6 +22,8 @@ internal sealed partial class ConfigBinder(ConfigContext ctx, string baseDirecto
         BindAppliance(m, config.Appliance);
         BindIscsi(m, config.Iscsi);
         BindNfs(m, config.Nfs, config.Iscsi);
+        if (m.Mapping("director") is { } director)
+            BindDirector(director, config.Director);
         BindPools(m, config);
         BindContainers(m, config.Containers);
         BindVDisks(m, config.VDisks);

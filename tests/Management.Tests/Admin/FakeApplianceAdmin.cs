@@ -33,6 +33,38 @@ internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
 
     public List<string> Deleted { get; } = [];
 
+    public (string Name, VDiskQosRequest Request)? LastQos { get; private set; }
+
+    public VDiskQos SetVDiskQos(string name, VDiskQosRequest request)
+    {
+        lock (_lock)
+        {
+            Enter();
+            Find(name);
+            if (request.Class is not (null or "high" or "low"))
+                throw new AdminException(AdminError.Invalid, $"'{request.Class}' is not a QoS class (use high or low)");
+            LastQos = (name, request);
+            return new VDiskQos(name, request.Class ?? "high", request.Weight ?? 1, request.IopsLimit ?? 0, request.BandwidthLimit ?? 0,
+                request.IopsBurst ?? 0, request.BandwidthBurst ?? 0, request.MaxOutstanding ?? 0);
+        }
+    }
+
+    /// <summary>Every call returns 100 more reads on each vDisk, 10 ms apart on the clock, so rates are 10,000 IOPS.</summary>
+    private long _statsCalls;
+
+    public ApplianceStats GetStats()
+    {
+        lock (_lock)
+        {
+            Enter();
+            long n = ++_statsCalls;
+            var latency = new LatencyInfo(100 * n, 50, 40, 60, 120, 250);
+            var vdisks = _vdisks.Select(v => new VDiskStatsInfo(v.Name, 100 * n, 0, 0, 0, 409600 * n, 0, 0, 2, 4, latency, latency,
+                new VDiskQos(v.Name, "high", 1, 0, 0, 0, 0, 0))).ToList();
+            return new ApplianceStats(10_000 * n, 4, vdisks, [new ClientStatsInfo("Iscsi", "iqn.2026-12.test:client", 100 * n, 409600 * n, 0, latency, latency)]);
+        }
+    }
+
     [GeneratedRegex("^[A-Za-z0-9._-]{1,64}$")]
     private static partial Regex Name();
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Spectre.Console;
+using StorageAppliance.Common;
 using StorageAppliance.Management.Admin;
 using StorageAppliance.Management.Cli;
 using StorageAppliance.Management.Tests.Admin;
@@ -49,7 +50,7 @@ public class VDiskCliTests
             GetVariable = name => variables is not null && variables.TryGetValue(name, out string? v) ? v : null,
             Console = console,
         };
-        var root = new RootCommand("test") { VDiskCommands.Create(env) };
+        var root = new RootCommand("test") { VDiskCommands.Create(env), VDiskCommands.CreateStats(env) };
         int exit = await CliRunner.InvokeAsync(root, args, env);
         return new Result(exit, stdout.ToString(), stderr.ToString());
     }
@@ -377,5 +378,49 @@ public class VDiskCliTests
     public void SocketLocator_TakesSocketThenDataDirThenTheVariableThenTheDefault(string? socket, string? dataDir, string? variable, string expected)
     {
         Assert.That(SocketLocator.Resolve(socket, dataDir, name => name == "APPLIANCE_SOCKET" ? variable : null), Is.EqualTo(expected));
+    }
+
+    // --- qos and stats --------------------------------------------------------------------------
+
+    [Test]
+    public async Task Qos_SendsOnlyTheGivenFields()
+    {
+        Result r = await VDisk("qos", "disk0", "--class", "low", "--iops", "1000", "--bandwidth", "64MiB/s", "--max-outstanding", "8");
+
+        Assert.That((r.Exit, r.Err), Is.EqualTo((0, "")));
+        Assert.That(Admin.LastQos, Is.EqualTo(("disk0", new VDiskQosRequest("low", null, 1000, 64L << 20, null, null, 8))));
+        Assert.That(r.Out, Is.EqualTo("vDisk 'disk0': class low, weight 1, IOPS 1000, bandwidth 64 MiB/s, max outstanding 8.\n"));
+    }
+
+    [Test]
+    public async Task Qos_RefusesABadClassAndWeight()
+    {
+        Fails(await VDisk("qos", "disk0", "--class", "urgent"), 2, "urgent");
+        Fails(await VDisk("qos", "disk0", "--weight", "0"), 2, "--weight 0 is out of range (1..10000)");
+        Fails(await VDisk("qos", "nope", "--weight", "2"), 3, "no vDisk is named 'nope'");
+    }
+
+    [Test]
+    public async Task Stats_ShowsRatesFromTwoSamples()
+    {
+        Result r = await RunAsync(["stats", "--interval", "0.01", "--socket", Socket]);
+
+        Assert.That((r.Exit, r.Err), Is.EqualTo((0, "")));
+        string row = r.Out.Split('\n').Single(l => l.TrimStart().StartsWith("disk0", StringComparison.Ordinal));
+        // The fake serves 100 reads and 400 KiB per call, 10 ms apart: 10,000 IOPS and 40,000 KiB/s.
+        Assert.That(System.Text.RegularExpressions.Regex.Split(row.Trim(), @"\s{2,}"),
+            Is.EqualTo(new[] { "disk0", "high", "1", "10000", ByteSize.Format(40960000) + "/s", "2", "4", "40us/120us", "40us/120us", "0" }));
+        Assert.That(r.Out, Does.Contain("iqn.2026-12.test:client"));
+    }
+
+    [Test]
+    public async Task Stats_Json_IsTheApiBody()
+    {
+        Result r = await RunAsync(["stats", "--json", "--interval", "0", "--socket", Socket]);
+
+        Assert.That(r.Exit, Is.EqualTo(0), r.Err);
+        JsonElement root = JsonDocument.Parse(r.Out).RootElement;
+        Assert.That(root.GetProperty("vDisks")[0].GetProperty("queueTime").GetProperty("p99Micros").GetInt64(), Is.EqualTo(120));
+        Assert.That(root.GetProperty("clients")[0].GetProperty("protocol").GetString(), Is.EqualTo("Iscsi"));
     }
 }

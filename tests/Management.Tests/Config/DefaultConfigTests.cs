@@ -114,7 +114,7 @@ public class DefaultConfigTests
 
             var ex = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(file))!;
 
-            Assert.That(ex.Message, Is.EqualTo($"{file}:12:1: bogus: unknown key 'bogus' (known here: appliance, iscsi, nfs, pools, containers, vdisks, targets, exports)"));
+            Assert.That(ex.Message, Is.EqualTo($"{file}:12:1: bogus: unknown key 'bogus' (known here: appliance, iscsi, nfs, director, pools, containers, vdisks, targets, exports)"));
         }
         finally
         {

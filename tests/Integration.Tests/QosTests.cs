@@ -1,0 +1,86 @@
+using System.Text.Json;
+
+namespace StorageAppliance.Integration.Tests;
+
+/// <summary>
+/// The Director's QoS end to end: an IOPS limit set with <c>vdisk qos</c> on a running appliance holds
+/// against fio over iSCSI, <c>appliance stats</c> reports every vDisk, and the policy survives a restart.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class QosTests
+{
+    private const int Limit = 500;
+
+    [Test]
+    public void An_iops_limit_set_at_run_time_holds_against_fio_and_stats_report_both_vdisks()
+    {
+        var appliance = ApplianceProcess.Start(ApplianceProcess.SimpleConfig("256MiB", vdisks: 2));
+        try
+        {
+            var qos = appliance.Cli("vdisk", "qos", "disk1", "--iops", Limit.ToString(), "--iops-burst", "10");
+            Assert.That(qos.ExitCode, Is.EqualTo(0), qos.All);
+            Assert.That(qos.Stdout, Does.Contain($"IOPS {Limit}"));
+
+            double iops = FioReadIops(appliance, lun: 1, seconds: 4);
+            // Timing on a shared machine: a generous band; the scheduler's exactness is in the unit tests.
+            Assert.That(iops, Is.LessThanOrEqualTo(Limit * 1.3).And.GreaterThanOrEqualTo(Limit * 0.5), $"fio measured {iops:0} IOPS against a limit of {Limit}");
+            double free = FioReadIops(appliance, lun: 0, seconds: 2);
+            Assert.That(free, Is.GreaterThan(Limit * 2), "the other vDisk is not limited");
+
+            var stats = StatsJson(appliance);
+            var vdisks = stats.GetProperty("vDisks").EnumerateArray().ToDictionary(v => v.GetProperty("name").GetString()!);
+            Assert.That(vdisks.Keys, Is.SupersetOf(new[] { "disk0", "disk1" }));
+            Assert.That(vdisks["disk1"].GetProperty("qos").GetProperty("iopsLimit").GetInt64(), Is.EqualTo(Limit));
+            Assert.That(vdisks["disk1"].GetProperty("reads").GetInt64(), Is.GreaterThan(Limit));
+            Assert.That(vdisks["disk1"].GetProperty("queueTime").GetProperty("p99Micros").GetInt64(), Is.GreaterThan(1000), "limited requests waited in the Director");
+            Assert.That(vdisks["disk0"].GetProperty("qos").GetProperty("iopsLimit").GetInt64(), Is.Zero);
+            Assert.That(stats.GetProperty("clients").EnumerateArray().Select(c => c.GetProperty("client").GetString()), Has.Some.Contains("iqn.2026-12.test:qos"));
+            var table = appliance.Cli("stats", "--interval", "0.2");
+            Assert.That(table.ExitCode, Is.EqualTo(0), table.All);
+            Assert.That(table.Stdout, Does.Contain("disk0").And.Contain("disk1").And.Contain("QUEUE P50/P99"), table.Stdout);
+
+            appliance.Stop();
+            appliance = appliance.Restart();
+            var after = StatsJson(appliance).GetProperty("vDisks").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "disk1");
+            Assert.That(after.GetProperty("qos").GetProperty("iopsLimit").GetInt64(), Is.EqualTo(Limit), "the policy was kept in the metadata store");
+        }
+        finally
+        {
+            appliance.Dispose();
+        }
+    }
+
+    [Test]
+    public void A_container_limit_is_shared_by_its_vdisks()
+    {
+        string config = ApplianceProcess.SimpleConfig("256MiB", vdisks: 2)
+            .Replace("containers:\n  - name: default\n", "containers:\n  - name: default\n    qos: {iops: 600, iops_burst: 10}\n", StringComparison.Ordinal);
+        Assert.That(config, Does.Contain("iops: 600"));
+        using var appliance = ApplianceProcess.Start(config);
+        var both = new[] { 0, 1 }.Select(lun => Task.Run(() => FioReadIops(appliance, lun, seconds: 3))).ToArray();
+        double total = both.Sum(t => t.Result);
+        Assert.That(total, Is.LessThanOrEqualTo(600 * 1.3).And.GreaterThanOrEqualTo(600 * 0.5), $"fio measured {both[0].Result:0} + {both[1].Result:0} IOPS against a container limit of 600");
+    }
+
+    private static double FioReadIops(ApplianceProcess appliance, int lun, int seconds)
+    {
+        string filename = appliance.Url(lun: lun).Replace(":", "\\:", StringComparison.Ordinal);
+        var r = Client.Run(Paths.Fio,
+        [
+            "--name=qos", "--ioengine=libiscsi", $"--filename={filename}", "--initiator=iqn.2026-12.test:qos",
+            "--rw=randread", "--bs=4k", "--iodepth=8", "--size=64m", "--time_based", $"--runtime={seconds}",
+            "--output-format=json",
+        ], TimeSpan.FromMinutes(2));
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
+        using var doc = JsonDocument.Parse(r.Stdout[r.Stdout.IndexOf('{')..]);
+        return doc.RootElement.GetProperty("jobs")[0].GetProperty("read").GetProperty("iops").GetDouble();
+    }
+
+    private static JsonElement StatsJson(ApplianceProcess appliance)
+    {
+        var r = appliance.Cli("stats", "--json", "--interval", "0");
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
+        return JsonDocument.Parse(r.Stdout).RootElement.Clone();
+    }
+}
