@@ -73,7 +73,7 @@ public sealed class DirectedVDisk : IVDisk
         long arrival = _counters.Begin();
         // Unmap and flush move no data: they cost a request, not bandwidth.
         long bytes = kind is IoKind.Read or IoKind.Write ? length : 0;
-        ValueTask<bool> admit = _scheduler.AdmitAsync(_queue, bytes);
+        ValueTask<bool> admit = _scheduler.AdmitAsync(_queue, bytes, kind == IoKind.Write);
         if (admit.IsCompletedSuccessfully)
         {
             if (!admit.Result)

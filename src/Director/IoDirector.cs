@@ -12,7 +12,7 @@ namespace StorageAppliance.Director;
 /// handle whose requests cross the Director's admission control and QoS queues (<see cref="QosScheduler"/>).
 /// Ownership (always this node until there is a cluster) comes later and slots in there too.
 /// </summary>
-public sealed class IoDirector : IVDiskProvisioner, IContainerSpace
+public sealed class IoDirector : IVDiskProvisioner, IContainerSpace, IDisposable
 {
     private readonly ConcurrentDictionary<string, DirectedVDisk> _byName = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, QosPolicy> _policies = new(StringComparer.Ordinal);
@@ -34,6 +34,20 @@ public sealed class IoDirector : IVDiskProvisioner, IContainerSpace
 
     /// <summary>Admission control and the QoS queues every request crosses.</summary>
     public QosScheduler Scheduler { get; }
+
+    private CpuLoadMonitor? _cpu;
+
+    /// <summary>Starts sampling the machine's CPU load, which decides when shares are enforced (DirectorOptions.CpuBusyThreshold).</summary>
+    public void MonitorCpu(TimeProvider time) => _cpu ??= new CpuLoadMonitor(Scheduler, Scheduler.Options.CpuBusyThreshold, time);
+
+    /// <summary>The machine's CPU busy fraction over the last sample, or -1 when not sampled.</summary>
+    public double CpuBusy => _cpu?.LastBusy ?? -1;
+
+    public void Dispose()
+    {
+        _cpu?.Dispose();
+        Scheduler.Dispose();
+    }
 
     /// <summary>Makes a vDisk controller reachable through the Director; returns the handle front ends use.</summary>
     public DirectedVDisk Register(IVDisk vdisk)

@@ -28,8 +28,16 @@ public static class ApplianceServices
         services.AddSingleton(sp =>
         {
             var d = sp.GetRequiredService<ApplianceConfig>().Director;
-            var options = new DirectorOptions { MaxOutstanding = d.MaxOutstanding, LowMinShare = d.LowMinShare, LowMaxOutstandingWhenContended = d.LowMaxOutstanding };
-            return new IoDirector(sp.GetRequiredService<ILogger<IoDirector>>(), options, TimeProvider.System);
+            var options = new DirectorOptions
+            {
+                MaxOutstanding = d.MaxOutstanding,
+                LowMinShare = d.LowMinShare,
+                LowMaxOutstandingWhenContended = d.LowMaxOutstanding,
+                CpuBusyThreshold = d.CpuBusyThreshold,
+            };
+            var director = new IoDirector(sp.GetRequiredService<ILogger<IoDirector>>(), options, TimeProvider.System);
+            director.MonitorCpu(TimeProvider.System);
+            return director;
         });
         services.AddSingleton<StorageService>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageService>());

@@ -121,7 +121,11 @@ public sealed class QosSchedulerTests
         Drive(s, 100, low, high);
         Assert.That(high.Admitted, Is.EqualTo(100), "every high request before any waiting low one");
         Assert.That(low.Admitted, Is.EqualTo(1));
-        Drive(s, 100, high, low);
+        s.Release(high.Queue);
+        Assert.That(low.Collect(), Is.EqualTo(0), "high still counts as competing within its active window");
+        _time.Advance(TimeSpan.FromMilliseconds(11));
+        Assert.That(low.Collect(), Is.EqualTo(1), "once high has been idle for the window, low goes");
+        Drive(s, 99, low, high);
         Assert.That(low.Admitted, Is.EqualTo(101));
     }
 
@@ -142,6 +146,7 @@ public sealed class QosSchedulerTests
     public void Low_class_is_capped_while_high_is_active_and_not_when_idle()
     {
         var s = NewScheduler(maxOutstanding: 64, lowContended: 4);
+        s.Contended = false; // the cap applies whether or not the CPU is contended; shares are tested below
         var high = new Backlog(s, s.Add("high", QosPolicy.Default));
         var low = new Backlog(s, s.Add("low", new QosPolicy(IoPriority.Low)));
         low.Submit(10);
@@ -325,6 +330,189 @@ public sealed class QosSchedulerTests
         for (long v = 0; v < 1 << 20; v = v * 3 / 2 + 1)
             Assert.That(LatencyHistogram.UpperBound(LatencyHistogram.IndexOf(v)), Is.GreaterThanOrEqualTo(v).And.LessThanOrEqualTo(v + v / 4 + 1), $"value {v}");
     }
+    /// <summary>
+    /// A closed-loop client as the front ends are: it keeps <paramref name="depth"/> requests in flight, and
+    /// each request completes at the client's next step. Nothing waits for a bound, as when the CPU (not the
+    /// engine) is what limits the appliance.
+    /// </summary>
+    private sealed class Client(QosScheduler scheduler, QosQueue queue, int depth, long bytes, bool write = false)
+    {
+        private readonly Queue<ValueTask<bool>> _pending = new();
+        private int _inService;
+        public long Admitted;
+        public double AdmittedBytes;
+
+        public void Step()
+        {
+            Collect();
+            for (; _inService > 0; _inService--)
+                scheduler.Release(queue);
+            Collect();
+            while (_inService + _pending.Count < depth)
+            {
+                var t = scheduler.AdmitAsync(queue, bytes, write);
+                if (t.IsCompleted && _pending.Count == 0)
+                {
+                    Assert.That(t.Result, Is.True);
+                    Count();
+                }
+                else
+                {
+                    _pending.Enqueue(t);
+                }
+            }
+        }
+
+        /// <summary>Stops issuing: completes what is in service and what was waiting.</summary>
+        public void Finish()
+        {
+            for (int guard = 0; (_inService > 0 || _pending.Count > 0) && guard < 1000; guard++)
+            {
+                for (; _inService > 0; _inService--)
+                    scheduler.Release(queue);
+                Collect();
+            }
+            Assert.That(_inService + _pending.Count, Is.EqualTo(0), "the client's last requests complete");
+        }
+
+        private void Collect()
+        {
+            while (_pending.Count > 0 && _pending.Peek().IsCompleted)
+            {
+                Assert.That(_pending.Dequeue().Result, Is.True);
+                Count();
+            }
+        }
+
+        private void Count()
+        {
+            _inService++;
+            Admitted++;
+            AdmittedBytes += bytes;
+        }
+    }
+
+    private void Run(int steps, params Client[] clients)
+    {
+        for (int i = 0; i < steps; i++)
+        {
+            foreach (var c in clients)
+                c.Step();
+            _time.Advance(TimeSpan.FromMicroseconds(20));
+        }
+    }
+
+    [Test]
+    public void Contended_weights_hold_the_vdisk_that_ran_ahead_even_when_nothing_waits_for_a_bound()
+    {
+        var s = NewScheduler(maxOutstanding: 256);
+        var a = new Client(s, s.Add("a", new QosPolicy(Weight: 3)), 32, 4096);
+        var b = new Client(s, s.Add("b", new QosPolicy(Weight: 1)), 32, 4096);
+        Run(3000, a, b);
+        Assert.That((double)a.Admitted / b.Admitted, Is.EqualTo(3.0).Within(3).Percent, $"a {a.Admitted}, b {b.Admitted}");
+    }
+
+    [Test]
+    public void Written_bytes_cost_twice_read_bytes()
+    {
+        var s = NewScheduler(maxOutstanding: 256);
+        var reader = new Client(s, s.Add("reader", QosPolicy.Default), 16, 65536);
+        var writer = new Client(s, s.Add("writer", QosPolicy.Default), 16, 65536, write: true);
+        Run(3000, reader, writer);
+        // 64 KiB: a read costs 1 + 16, a write 1 + 32.
+        Assert.That((double)reader.Admitted / writer.Admitted, Is.EqualTo(33.0 / 17).Within(3).Percent, $"reads {reader.Admitted}, writes {writer.Admitted}");
+    }
+
+    [Test]
+    public void Uncontended_the_director_is_work_conserving()
+    {
+        var s = NewScheduler(maxOutstanding: 256);
+        s.Contended = false;
+        var a = new Client(s, s.Add("a", new QosPolicy(Weight: 3)), 32, 4096);
+        var b = new Client(s, s.Add("b", new QosPolicy(Weight: 1)), 32, 4096);
+        Run(1000, a, b);
+        Assert.That(a.Admitted, Is.EqualTo(32_000), "every request goes at once");
+        Assert.That(b.Admitted, Is.EqualTo(32_000), "the lighter weight is not held back when nothing is scarce");
+    }
+
+    [Test]
+    public void Contended_low_class_floods_get_only_the_minimum_share_of_cost()
+    {
+        // A at QD4 with 4 KiB requests against B flooding at QD64 with 64 KiB writes: under contention B gets
+        // its minimum share of the cost (a 64 KiB read costs 17, a 4 KiB one 2), not of the requests.
+        var s = NewScheduler(maxOutstanding: 256, lowMinShare: 0.05, lowContended: 256);
+        var a = new Client(s, s.Add("a", new QosPolicy(IoPriority.High)), 4, 4096);
+        var b = new Client(s, s.Add("b", new QosPolicy(IoPriority.Low)), 64, 65536);
+        Run(5000, a, b);
+        double aCost = a.Admitted * 2.0, bCost = b.Admitted * 17.0;
+        Assert.That(bCost / (aCost + bCost), Is.EqualTo(0.05).Within(10).Percent, $"a {a.Admitted}, b {b.Admitted}");
+        Assert.That(a.Admitted, Is.EqualTo(5000 * 4).Within(1).Percent, "a is never held");
+    }
+
+    [Test]
+    public void A_vdisk_idle_past_the_window_neither_holds_others_nor_banks_credit()
+    {
+        var s = NewScheduler(maxOutstanding: 256);
+        var a = new Client(s, s.Add("a", new QosPolicy(Weight: 1)), 8, 4096);
+        var b = new Client(s, s.Add("b", new QosPolicy(Weight: 1)), 8, 4096);
+        Run(10, a, b);
+        a.Finish();
+        // A stops: within its window B is held once ahead; after the window B runs alone at full depth.
+        _time.Advance(TimeSpan.FromMilliseconds(11));
+        long before = b.Admitted;
+        Run(500, b);
+        Assert.That(b.Admitted - before, Is.EqualTo(500 * 8).Within(1).Percent, "b alone is not held by an idle a");
+        // A returns: it shares equally at once instead of taking back the 4,000 requests b ran alone.
+        long a0 = a.Admitted, b0 = b.Admitted;
+        Run(1000, a, b);
+        double ratio = (double)(a.Admitted - a0) / (b.Admitted - b0);
+        Assert.That(ratio, Is.EqualTo(1.0).Within(5).Percent, $"a {a.Admitted - a0}, b {b.Admitted - b0}");
+    }
+
+    [Test]
+    public void A_vdisk_held_by_its_own_limit_does_not_hold_others()
+    {
+        var s = NewScheduler(maxOutstanding: 256);
+        var a = new Client(s, s.Add("a", QosPolicy.Default), 8, 4096);
+        var b = new Client(s, s.Add("b", new QosPolicy(IopsLimit: 1000)), 64, 4096);
+        Run(5000, a, b); // 100 ms of virtual time
+        Assert.That(b.Admitted, Is.LessThanOrEqualTo(100 + 100 + 2), "b within its limit and burst");
+        Assert.That(a.Admitted, Is.GreaterThan(5000 * 8 * 0.95), $"a is not dragged down to b's pace ({a.Admitted})");
+    }
+
+    [Test]
+    public void Cpu_monitor_parses_proc_stat_and_switches_with_hysteresis()
+    {
+        Assert.That(CpuLoadMonitor.TryParse("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4", out long busy, out long total), Is.True);
+        Assert.That((busy, total), Is.EqualTo((150L, 1000L)));
+        Assert.That(CpuLoadMonitor.TryParse("intr 1 2 3", out _, out _), Is.False);
+        Assert.That(CpuLoadMonitor.TryParse("cpu  1 x 3 4", out _, out _), Is.False);
+
+        var s = NewScheduler();
+        string stat = "cpu  0 0 0 0 0";
+        long u = 0, idle = 0;
+        using var monitor = new CpuLoadMonitor(s, 0.85, _time, () => stat);
+        void Period(long busyTicks, long idleTicks)
+        {
+            u += busyTicks;
+            idle += idleTicks;
+            stat = $"cpu  {u} 0 0 {idle} 0 0 0 0";
+            monitor.Sample();
+        }
+        Period(50, 50);
+        Assert.That(s.Contended, Is.False, "50% busy");
+        Period(90, 10);
+        Assert.That(s.Contended, Is.True, "90% busy");
+        Period(80, 20);
+        Assert.That(s.Contended, Is.True, "80%: within the hysteresis, stays on");
+        Period(70, 30);
+        Assert.That(s.Contended, Is.False, "70%: off");
+        Assert.That(monitor.LastBusy, Is.EqualTo(0.7).Within(1e-9));
+        using var never = new CpuLoadMonitor(s, 2, _time, () => stat);
+        Assert.That(s.Contended, Is.False);
+        using var always = new CpuLoadMonitor(s, 0, _time, () => stat);
+        Assert.That(s.Contended, Is.True);
+    }
 }
 
 /// <summary>The scheduler under the real handles: queued requests reach the vDisk, and the fast path allocates nothing.</summary>
@@ -433,4 +621,5 @@ public sealed class ClientStatsTests
         Assert.That(stats, Has.Count.EqualTo(IoDirector.MaxClients + 1));
         Assert.That(stats.Single(c => c.Client == IoDirector.OtherClients).Requests, Is.EqualTo(10));
     }
+
 }

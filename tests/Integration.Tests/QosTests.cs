@@ -63,13 +63,48 @@ public sealed class QosTests
         Assert.That(total, Is.LessThanOrEqualTo(600 * 1.3).And.GreaterThanOrEqualTo(600 * 0.5), $"fio measured {both[0].Result:0} + {both[1].Result:0} IOPS against a container limit of 600");
     }
 
-    private static double FioReadIops(ApplianceProcess appliance, int lun, int seconds)
+    [Test]
+    public void Weights_and_priority_set_at_run_time_divide_two_flooding_vdisks()
+    {
+        // enforce_shares: always, so the outcome is the scheduler's arithmetic whatever the machine's load
+        // (under auto it holds only while the CPU is busy, which a test cannot promise).
+        string config = ApplianceProcess.SimpleConfig("256MiB", vdisks: 2)
+            .Replace("containers:\n", "director: {enforce_shares: always}\ncontainers:\n", StringComparison.Ordinal);
+        using var appliance = ApplianceProcess.Start(config);
+        Set(appliance, "disk0", "--class", "high", "--weight", "3");
+        Set(appliance, "disk1", "--class", "high", "--weight", "1");
+        var (a, b) = Both(appliance);
+        TestContext.Out.WriteLine($"weights 3:1: {a:0} and {b:0} IOPS");
+        Assert.That(a / b, Is.InRange(2.4, 3.75), $"weights 3:1: fio measured {a:0} and {b:0} IOPS");
+
+        Set(appliance, "disk0", "--weight", "1");
+        Set(appliance, "disk1", "--class", "low");
+        (a, b) = Both(appliance);
+        TestContext.Out.WriteLine($"high over low: {a:0} and {b:0} IOPS");
+        // The low class keeps 5% of the cost (the default low_min_share); equal requests: about 1 in 20.
+        Assert.That(b, Is.GreaterThan(0), "the low class is not starved");
+        Assert.That(b / a, Is.LessThan(0.2), $"high over low: fio measured {a:0} and {b:0} IOPS");
+
+        static void Set(ApplianceProcess appliance, string vdisk, params string[] args)
+        {
+            var r = appliance.Cli(["vdisk", "qos", vdisk, .. args]);
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
+        }
+
+        static (double A, double B) Both(ApplianceProcess appliance)
+        {
+            var both = new[] { 0, 1 }.Select(lun => Task.Run(() => FioReadIops(appliance, lun, seconds: 3, depth: 16))).ToArray();
+            return (both[0].Result, both[1].Result);
+        }
+    }
+
+    private static double FioReadIops(ApplianceProcess appliance, int lun, int seconds, int depth = 8)
     {
         string filename = appliance.Url(lun: lun).Replace(":", "\\:", StringComparison.Ordinal);
         var r = Client.Run(Paths.Fio,
         [
             "--name=qos", "--ioengine=libiscsi", $"--filename={filename}", "--initiator=iqn.2026-12.test:qos",
-            "--rw=randread", "--bs=4k", "--iodepth=8", "--size=64m", "--time_based", $"--runtime={seconds}",
+            "--rw=randread", "--bs=4k", $"--iodepth={depth}", "--size=64m", "--time_based", $"--runtime={seconds}",
             "--output-format=json",
         ], TimeSpan.FromMinutes(2));
         Assert.That(r.ExitCode, Is.EqualTo(0), r.All);

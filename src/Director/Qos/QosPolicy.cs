@@ -55,7 +55,7 @@ public sealed class DirectorOptions
     /// The share of dispatches from the queues the low class gets while the high class also waits, so
     /// that it never starves (0 to 0.5).
     /// </summary>
-    public double LowMinShare { get; set; } = 0.1;
+    public double LowMinShare { get; set; } = 0.05;
 
     /// <summary>
     /// Low-class requests in service at once while the high class is active (has requests in service or
@@ -63,4 +63,26 @@ public sealed class DirectorOptions
     /// This is what keeps a flooding low vDisk from filling the engine ahead of a high one.
     /// </summary>
     public int LowMaxOutstandingWhenContended { get; set; } = 4;
+
+    /// <summary>
+    /// A vDisk counts as competing for this long after its last request started, so a vDisk that keeps a few
+    /// requests in flight (most of their time is spent outside the Director) keeps its share.
+    /// </summary>
+    public TimeSpan ActiveWindow { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How far (in cost units over weight) a vDisk or class may run ahead of a competing one before it waits.</summary>
+    public double ShareSlack { get; set; } = 16;
+
+    /// <summary>
+    /// A request costs 1 plus its bytes divided by this on the share clocks, written bytes counting twice: with
+    /// 4 KiB a 4 KiB read costs 2, a 4 KiB write 3 and a 64 KiB write 33. Measured here (bench/qos.py): a 64 KiB
+    /// write takes about 15 times the CPU of a 4 KiB request of a 70% read mix, which costs 2.3.
+    /// </summary>
+    public int CostBytes { get; set; } = 4096;
+
+    /// <summary>
+    /// Shares are enforced by holding (not only by ordering waiters) while the machine's CPU is at least this
+    /// busy (0 to 1; 0 = always, above 1 = never); see <see cref="QosScheduler.Contended"/>.
+    /// </summary>
+    public double CpuBusyThreshold { get; set; } = 0.7;
 }

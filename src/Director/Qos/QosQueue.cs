@@ -28,6 +28,9 @@ public sealed class QosQueue
 
     /// <summary>Start-time fair queuing: the virtual finish tag of the last request started.</summary>
     internal double VirtualFinish;
+
+    /// <summary>When its last request started (scheduler clock); long.MinValue / 2 before the first.</summary>
+    internal long LastStart = long.MinValue / 2;
     internal bool Removed;
 
     /// <summary>Requests waiting for admission.</summary>

@@ -32,21 +32,44 @@ public sealed class QosScheduler : IDisposable
     private readonly Dictionary<string, QosGroup> _groups = new(StringComparer.Ordinal);
     private readonly Stack<QosWaiter> _pool = new();
     private readonly ITimer _timer;
-    private readonly double[] _virtualTime = new double[2];
+    private readonly double[] _classTag = new double[2];
     private readonly int[] _classOutstanding = new int[2];
     private readonly int[] _classWaiting = new int[2];
+    private readonly long _activeTicks;
     private int _outstanding;
-    private double _lowCredit;
     private long _timerDue = long.MaxValue;
+    private volatile bool _contended = true;
 
     public QosScheduler(DirectorOptions options, TimeProvider time)
     {
         _options = options;
         _time = time;
+        _activeTicks = Math.Max(1, (long)(options.ActiveWindow.TotalSeconds * time.TimestampFrequency));
         _timer = time.CreateTimer(static s => ((QosScheduler)s!).Pump(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public DirectorOptions Options => _options;
+
+    /// <summary>
+    /// Whether the appliance's CPU is the scarce resource now (<see cref="CpuLoadMonitor"/> sets it). While it
+    /// is, shares are enforced by holding a vDisk or class that ran ahead of a competing one, even if nothing
+    /// else waits in the Director: the work a request costs happens mostly outside it (PDU and XDR handling,
+    /// data copies), so ordering waiters alone cannot give a competing vDisk its share. While it is not,
+    /// the Director is work-conserving and orders only the requests that wait for a bound or a limit.
+    /// True until something measures otherwise.
+    /// </summary>
+    public bool Contended
+    {
+        get => _contended;
+        set
+        {
+            if (_contended == value)
+                return;
+            _contended = value;
+            if (!value)
+                Pump();
+        }
+    }
 
     /// <summary>Requests in service across every vDisk.</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
@@ -147,7 +170,7 @@ public sealed class QosScheduler : IDisposable
     /// when it may start now, else pending until it may (true) or its vDisk is removed (false). Every
     /// admitted request must be followed by one <see cref="Release"/> when it completes.
     /// </summary>
-    public ValueTask<bool> AdmitAsync(QosQueue queue, long bytes)
+    public ValueTask<bool> AdmitAsync(QosQueue queue, long bytes, bool write = false)
     {
         QosWaiter waiter;
         lock (_lock)
@@ -157,16 +180,17 @@ public sealed class QosScheduler : IDisposable
             long now = _time.GetTimestamp();
             if (queue.Waiting.Count == 0 && CanStartLocked(queue, now))
             {
-                StartLocked(queue, bytes);
+                StartLocked(queue, bytes, write, now);
                 return new ValueTask<bool>(true);
             }
             waiter = _pool.TryPop(out var w) ? w : new QosWaiter(this);
             waiter.Queue = queue;
             waiter.Bytes = bytes;
+            waiter.Write = write;
             queue.Waiting.Enqueue(waiter);
             queue._queueDepth = queue.Waiting.Count;
             _classWaiting[(int)queue.Policy.Class]++;
-            // Blocked by a bound, a completion will pump; blocked by tokens, only the timer will.
+            // Blocked by a bound, a completion will pump; blocked by tokens or a share, only the timer may.
             if (queue.Waiting.Count == 1)
                 ArmTimerLocked(queue, now);
         }
@@ -219,17 +243,85 @@ public sealed class QosScheduler : IDisposable
             return false;
         if (policy.Class == IoPriority.Low && HighActiveLocked && _classOutstanding[1] >= _options.LowMaxOutstandingWhenContended)
             return false;
-        if (queue.Group is { } group && !(group.Iops.CanTake(now) && group.Bandwidth.CanTake(now)))
+        if (!TokensLocked(queue, now))
             return false;
-        return queue.Iops.CanTake(now) && queue.Bandwidth.CanTake(now);
+        return !_contended || ShareAllowsLocked(queue, now);
     }
 
-    private void StartLocked(QosQueue queue, long bytes)
+    private static bool TokensLocked(QosQueue queue, long now) =>
+        queue.Iops.CanTake(now) && queue.Bandwidth.CanTake(now)
+        && (queue.Group is not { } group || (group.Iops.CanTake(now) && group.Bandwidth.CanTake(now)));
+
+    /// <summary>
+    /// A vDisk competes for the appliance while it has requests waiting or in service or started one within
+    /// <see cref="DirectorOptions.ActiveWindow"/>, and its own limits would let it start one now (a vDisk held
+    /// back by its limit does not hold others back).
+    /// </summary>
+    private bool CompetingLocked(QosQueue q, long now) =>
+        (q.Waiting.Count > 0 || q.Outstanding > 0 || now - q.LastStart <= _activeTicks) && TokensLocked(q, now);
+
+    private bool ClassCompetingLocked(IoPriority cls, long now)
+    {
+        for (int i = 0; i < _queues.Count; i++)
+            if (_queues[i].Policy.Class == cls && CompetingLocked(_queues[i], now))
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// Proportional share under contention: a low request waits while the low class is more than
+    /// <see cref="DirectorOptions.ShareSlack"/> ahead of the competing high class on the class clock (where
+    /// it advances by cost / <see cref="DirectorOptions.LowMinShare"/> and high by cost / (1 - share)), and
+    /// any request waits while its vDisk is that far ahead of a competing vDisk of its class on the fair-share
+    /// clock (cost / weight). The vDisk behind goes next, so over time each gets its share of the cost.
+    /// </summary>
+    private bool ShareAllowsLocked(QosQueue queue, long now)
+    {
+        IoPriority cls = queue.Policy.Class;
+        if (cls == IoPriority.Low && ClassCompetingLocked(IoPriority.High, now))
+        {
+            if (_options.LowMinShare <= 0 || _classTag[1] > _classTag[0] + _options.ShareSlack)
+                return false;
+        }
+        double limit = queue.VirtualFinish - _options.ShareSlack;
+        for (int i = 0; i < _queues.Count; i++)
+        {
+            QosQueue q = _queues[i];
+            if (q != queue && q.Policy.Class == cls && q.VirtualFinish < limit && CompetingLocked(q, now))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// What a request costs on the share clocks: one plus its bytes in units of <see cref="DirectorOptions.CostBytes"/>,
+    /// a written byte counting twice (the journal takes it, then the drainer moves it to its extent group).
+    /// </summary>
+    private double Cost(long bytes, bool write) => 1.0 + (double)bytes * (write ? 2 : 1) / _options.CostBytes;
+
+    private void StartLocked(QosQueue queue, long bytes, bool write, long now)
     {
         int cls = (int)queue.Policy.Class;
-        double startTag = Math.Max(_virtualTime[cls], queue.VirtualFinish);
-        queue.VirtualFinish = startTag + 1.0 / queue.Policy.Weight;
-        _virtualTime[cls] = startTag;
+        double cost = Cost(bytes, write);
+        double startTag = queue.VirtualFinish;
+        queue.VirtualFinish = startTag + cost / queue.Policy.Weight;
+        queue.LastStart = now;
+        // A vDisk that is not competing (idle, or held by its own limit) does not bank credit: it is pulled
+        // up to within the slack of the vDisks that run, so it cannot hold them back when it returns.
+        double floor = startTag - _options.ShareSlack;
+        for (int i = 0; i < _queues.Count; i++)
+        {
+            QosQueue q = _queues[i];
+            if (q != queue && q.Policy.Class == queue.Policy.Class && q.VirtualFinish < floor && (!_contended || !CompetingLocked(q, now)))
+                q.VirtualFinish = floor;
+        }
+        double share = Math.Clamp(_options.LowMinShare, 1e-6, 0.5);
+        double classStart = _classTag[cls];
+        _classTag[cls] = classStart + cost / (cls == 0 ? 1 - share : share);
+        int other = 1 - cls;
+        double classFloor = classStart - _options.ShareSlack;
+        if (_classTag[other] < classFloor && (!_contended || !ClassCompetingLocked((IoPriority)other, now)))
+            _classTag[other] = classFloor;
         queue.Iops.Take(1);
         queue.Bandwidth.Take(bytes);
         if (queue.Group is { } group)
@@ -251,17 +343,8 @@ public sealed class QosScheduler : IDisposable
         QosQueue? chosen;
         if (high is not null && low is not null)
         {
-            // Both classes wait: high goes first, but low earns its minimum share.
-            _lowCredit += _options.LowMinShare;
-            if (_lowCredit >= 1)
-            {
-                _lowCredit -= 1;
-                chosen = low;
-            }
-            else
-            {
-                chosen = high;
-            }
+            // Both classes may go: high first, unless low is behind on the class clock (its minimum share).
+            chosen = _options.LowMinShare > 0 && _classTag[1] < _classTag[0] ? low : high;
         }
         else
         {
@@ -272,7 +355,7 @@ public sealed class QosScheduler : IDisposable
         QosWaiter w = chosen.Waiting.Dequeue();
         chosen._queueDepth = chosen.Waiting.Count;
         _classWaiting[(int)chosen.Policy.Class]--;
-        StartLocked(chosen, w.Bytes);
+        StartLocked(chosen, w.Bytes, w.Write, now);
         return w;
     }
 
@@ -283,13 +366,12 @@ public sealed class QosScheduler : IDisposable
             return null;
         QosQueue? best = null;
         double bestTag = double.MaxValue;
-        double vt = _virtualTime[(int)cls];
         for (int i = 0; i < _queues.Count; i++)
         {
             QosQueue q = _queues[i];
             if (q.Policy.Class != cls || q.Waiting.Count == 0)
                 continue;
-            double tag = Math.Max(vt, q.VirtualFinish);
+            double tag = q.VirtualFinish;
             if (tag < bestTag && CanStartLocked(q, now))
             {
                 best = q;
@@ -313,7 +395,11 @@ public sealed class QosScheduler : IDisposable
         if (queue.Group is { } group)
             wait = Math.Max(wait, Math.Max(group.Iops.TicksUntilAvailable(now), group.Bandwidth.TicksUntilAvailable(now)));
         if (wait <= 0)
-            return;
+        {
+            if (!_contended)
+                return;
+            wait = _activeTicks + 1; // held by a share (or a bound): look again once an idle competitor has lapsed
+        }
         long due = now + wait;
         if (due >= _timerDue)
             return;

@@ -12,6 +12,7 @@ internal sealed class QosWaiter(QosScheduler owner) : IValueTaskSource<bool>
 
     public QosQueue Queue = null!;
     public long Bytes;
+    public bool Write;
 
     public short Version => _core.Version;
 

@@ -473,9 +473,15 @@ public sealed class DirectorConfig
     /// <summary>1..4096.</summary>
     public int MaxOutstanding { get; set; } = 32;
 
-    /// <summary>Share of dispatches the low class gets while both classes wait, 0..0.5.</summary>
-    public double LowMinShare { get; set; } = 0.1;
+    /// <summary>Share of the cost (requests and bytes) the low class keeps while the high class competes, 0..0.5.</summary>
+    public double LowMinShare { get; set; } = 0.05;
 
     /// <summary>Low-class requests in service at once while the high class is active, 1..MaxOutstanding.</summary>
     public int LowMaxOutstanding { get; set; } = 4;
+
+    /// <summary>auto (while the CPU is busy), always or never.</summary>
+    public string EnforceShares { get; set; } = "auto";
+
+    /// <summary>The CPU busy fraction from which shares are enforced: 0.7 for auto, 0 for always, above 1 for never.</summary>
+    public double CpuBusyThreshold => EnforceShares switch { "always" => 0, "never" => 2, _ => 0.7 };
 }

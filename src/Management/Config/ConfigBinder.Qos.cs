@@ -13,8 +13,10 @@ namespace StorageAppliance.Management.Config;
 //
 // director:             the I/O Director's bounds, across every vDisk
 //   max_outstanding: 32       requests in service at once; more wait in the QoS queues (1..4096)
-//   low_min_share: 10%        share of dispatches the low class keeps while the high class waits too (0..50%)
+//   low_min_share: 5%         share of the cost (requests and bytes) the low class keeps while the high class competes (0..50%)
 //   low_max_outstanding: 4    low-class requests in service while the high class is active (1..max_outstanding)
+//   enforce_shares: auto      when priority and weights hold a vDisk back even if nothing else waits in the Director:
+//                             auto (while the machine's CPU is at least 70% busy) | always | never
 internal sealed partial class ConfigBinder
 {
     private void BindDirector(MappingReader m, DirectorConfig director)
@@ -32,6 +34,13 @@ internal sealed partial class ConfigBinder
         director.LowMaxOutstanding = m.Int("low_max_outstanding", director.LowMaxOutstanding, 1, 4096);
         if (director.LowMaxOutstanding > director.MaxOutstanding)
             ctx.Error(m.PositionOf("low_max_outstanding"), m.PathOf("low_max_outstanding"), $"{director.LowMaxOutstanding} is more than max_outstanding ({director.MaxOutstanding})");
+        if (m.String("enforce_shares") is { } enforce)
+        {
+            if (enforce is "auto" or "always" or "never")
+                director.EnforceShares = enforce;
+            else
+                ctx.Error(m.PositionOf("enforce_shares"), m.PathOf("enforce_shares"), $"'{enforce}' is not auto, always or never");
+        }
         m.Finish();
     }
 

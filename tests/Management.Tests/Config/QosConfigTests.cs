@@ -90,7 +90,7 @@ public sealed class DirectorConfigTests
     public void Defaults()
     {
         DirectorConfig d = Yaml.Load(Yaml.Valid).Director;
-        Assert.That((d.MaxOutstanding, d.LowMinShare, d.LowMaxOutstanding), Is.EqualTo((32, 0.1, 4)));
+        Assert.That((d.MaxOutstanding, d.LowMinShare, d.LowMaxOutstanding), Is.EqualTo((32, 0.05, 4)));
     }
 
     [Test]
