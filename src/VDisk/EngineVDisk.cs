@@ -94,6 +94,11 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
             return new ValueTask<IoStatus>(IoStatus.OutOfRange);
         if (source.Length == 0)
             return new ValueTask<IoStatus>(IoStatus.Ok);
+        // Zeros are stored as no data at all on a thin vDisk: the write becomes a deallocation of its range,
+        // which reads back as zeros (LBPRZ), costs no journal bandwidth and frees whole slices and blocks.
+        // A thick vDisk keeps them, so that writing zeros still preallocates as its administrator meant.
+        if (Record.Thin && !source.Span.ContainsAnyExcept((byte)0))
+            return WriteZeros(offset, source.Length, flags);
         if (!ReserveSpace(offset, source.Length))
             return new ValueTask<IoStatus>(IoStatus.NoSpace);
         if (_engine.Journal.OverMemoryLimit)
@@ -133,6 +138,32 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<IoStatus> AwaitDurable(ValueTask<bool> durable) =>
         await durable.ConfigureAwait(false) ? IoStatus.Ok : IoStatus.WriteError;
+
+    private ValueTask<IoStatus> WriteZeros(long offset, int length, IoFlags flags)
+    {
+        JournalEntry entry;
+        try
+        {
+            entry = _engine.Journal.AppendUnmap(Id, offset, length, this);
+        }
+        catch (JournalFailedException)
+        {
+            return new ValueTask<IoStatus>(IoStatus.WriteError);
+        }
+        _engine.Appended();
+        Interlocked.Add(ref _zeroBytesWritten, length);
+        if ((flags & IoFlags.ForceUnitAccess) == 0)
+            return new ValueTask<IoStatus>(IoStatus.Ok);
+        var durable = _engine.Journal.WaitDurableAsync(entry.Sequence);
+        if (durable.IsCompletedSuccessfully)
+            return new ValueTask<IoStatus>(durable.Result ? IoStatus.Ok : IoStatus.WriteError);
+        return AwaitDurable(durable);
+    }
+
+    private long _zeroBytesWritten;
+
+    /// <summary>Bytes written as zeros and stored as no data since start (data reduction statistics).</summary>
+    public long ZeroBytesWritten => Volatile.Read(ref _zeroBytesWritten);
 
     public ValueTask<IoStatus> UnmapAsync(long offset, long length, IoContext context)
     {

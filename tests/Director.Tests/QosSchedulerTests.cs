@@ -491,7 +491,7 @@ public sealed class QosSchedulerTests
         var s = NewScheduler();
         string stat = "cpu  0 0 0 0 0";
         long u = 0, idle = 0;
-        using var monitor = new CpuLoadMonitor(s, 0.85, _time, () => stat);
+        using var monitor = new CpuLoadMonitor(s, 0.8, _time, () => stat);
         void Period(long busyTicks, long idleTicks)
         {
             u += busyTicks;
@@ -499,15 +499,24 @@ public sealed class QosSchedulerTests
             stat = $"cpu  {u} 0 0 {idle} 0 0 0 0";
             monitor.Sample();
         }
-        Period(50, 50);
+        for (int i = 0; i < CpuLoadMonitor.SamplesToRelease; i++)
+            Period(50, 50);
         Assert.That(s.Contended, Is.False, "50% busy");
         Period(90, 10);
-        Assert.That(s.Contended, Is.True, "90% busy");
-        Period(80, 20);
+        Assert.That(s.Contended, Is.True, "90% busy: on at once");
+        for (int i = 0; i < 10; i++)
+            Period(80, 20);
         Assert.That(s.Contended, Is.True, "80%: within the hysteresis, stays on");
-        Period(70, 30);
-        Assert.That(s.Contended, Is.False, "70%: off");
-        Assert.That(monitor.LastBusy, Is.EqualTo(0.7).Within(1e-9));
+        for (int i = 0; i < CpuLoadMonitor.SamplesToRelease - 1; i++)
+            Period(60, 40);
+        Assert.That(s.Contended, Is.True, "quiet, but not for long enough");
+        Period(90, 10);
+        Period(60, 40);
+        Assert.That(s.Contended, Is.True, "a busy sample starts the count again");
+        for (int i = 0; i < CpuLoadMonitor.SamplesToRelease - 1; i++)
+            Period(60, 40);
+        Assert.That(s.Contended, Is.False, "60% for half a second: off");
+        Assert.That(monitor.LastBusy, Is.EqualTo(0.6).Within(1e-9));
         using var never = new CpuLoadMonitor(s, 2, _time, () => stat);
         Assert.That(s.Contended, Is.False);
         using var always = new CpuLoadMonitor(s, 0, _time, () => stat);

@@ -87,7 +87,17 @@ public sealed class HostTests
         var sw = Stopwatch.StartNew();
         using (Process.Start("kill", $"-INT {appliance.Pid}")) { }
         // The initiator is asked to log out (Async Message, event 1) before the appliance goes.
-        var (h, _) = raw.ReceivePdu(raw.HeaderDigest);
+        byte[] h;
+        try
+        {
+            (h, _) = raw.ReceivePdu(raw.HeaderDigest);
+        }
+        catch (EndOfStreamException)
+        {
+            Thread.Sleep(1000);
+            Assert.Fail("the connection closed without an Async Message; appliance log:\n" + appliance.Log);
+            throw;
+        }
         Assert.That(h[0] & 0x3f, Is.EqualTo(0x32), "an Async Message");
         Assert.That(h[36], Is.EqualTo(1), "AsyncEvent 1: logout requested");
         Assert.That(raw.WaitForClose(TimeSpan.FromSeconds(20)), Is.True);

@@ -91,10 +91,22 @@ public sealed class QosTests
             Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
         }
 
+        // One fio process with a job per LUN, so that both start together and run side by side throughout.
         static (double A, double B) Both(ApplianceProcess appliance)
         {
-            var both = new[] { 0, 1 }.Select(lun => Task.Run(() => FioReadIops(appliance, lun, seconds: 3, depth: 16))).ToArray();
-            return (both[0].Result, both[1].Result);
+            var args = new List<string> { "--ioengine=libiscsi", "--rw=randread", "--bs=4k", "--iodepth=16", "--size=64m", "--time_based",
+                "--runtime=3", "--ramp_time=1", "--output-format=json" };
+            foreach (int lun in new[] { 0, 1 })
+            {
+                args.Add($"--name=lun{lun}");
+                args.Add($"--filename={appliance.Url(lun: lun).Replace(":", "\\:", StringComparison.Ordinal)}");
+                args.Add($"--initiator=iqn.2026-12.test:qos{lun}");
+            }
+            var r = Client.Run(Paths.Fio, [.. args], TimeSpan.FromMinutes(2));
+            Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
+            using var doc = JsonDocument.Parse(r.Stdout[r.Stdout.IndexOf('{')..]);
+            var jobs = doc.RootElement.GetProperty("jobs");
+            return (jobs[0].GetProperty("read").GetProperty("iops").GetDouble(), jobs[1].GetProperty("read").GetProperty("iops").GetDouble());
         }
     }
 

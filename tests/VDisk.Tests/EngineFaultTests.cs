@@ -28,19 +28,20 @@ public sealed class EngineFaultTests
         Assert.That(h.Write(0, EngineHarness.Pattern(4096, 999)), Is.EqualTo(IoStatus.Ok));
         Assert.That(h.ReadOk(0, 4096), Is.EqualTo(EngineHarness.Pattern(4096, 999)));
         Assert.That(h.ReadOk(EngineHarness.BlockSize, 4096), Is.EqualTo(EngineHarness.Pattern(4096, 1)), "stored data is intact");
-        Assert.That(h.Write((long)(filled + 1) * EngineHarness.BlockSize, new byte[512]), Is.EqualTo(IoStatus.NoSpace));
+        Assert.That(h.Write((long)(filled + 1) * EngineHarness.BlockSize, EngineHarness.Pattern(512, 3)), Is.EqualTo(IoStatus.NoSpace));
+        Assert.That(h.Write((long)(filled + 1) * EngineHarness.BlockSize, new byte[512]), Is.EqualTo(IoStatus.Ok), "zeros need no space");
         // Freeing space makes room again.
         h.Unmap(0, 2 * EngineHarness.BlockSize);
         h.Drain();
-        Assert.That(h.Write((long)(filled + 1) * EngineHarness.BlockSize, new byte[512]), Is.EqualTo(IoStatus.Ok));
+        Assert.That(h.Write((long)(filled + 1) * EngineHarness.BlockSize, EngineHarness.Pattern(512, 3)), Is.EqualTo(IoStatus.Ok));
     }
 
     [Test]
     public void A_container_maximum_is_enforced_like_a_full_pool()
     {
         using var h = new EngineHarness(vdiskSize: 8 << 20, maxContainerCapacity: 4 * (EngineHarness.BlockSize + 16 * 1024));
-        Assert.That(Enumerable.Range(0, 4).Select(b => h.Write((long)b * EngineHarness.BlockSize, new byte[512])), Is.All.EqualTo(IoStatus.Ok));
-        Assert.That(h.Write(10L * EngineHarness.BlockSize, new byte[512]), Is.EqualTo(IoStatus.NoSpace));
+        Assert.That(Enumerable.Range(0, 4).Select(b => h.Write((long)b * EngineHarness.BlockSize, EngineHarness.Pattern(512, b))), Is.All.EqualTo(IoStatus.Ok));
+        Assert.That(h.Write(10L * EngineHarness.BlockSize, EngineHarness.Pattern(512, 5)), Is.EqualTo(IoStatus.NoSpace));
     }
 
     [Test]

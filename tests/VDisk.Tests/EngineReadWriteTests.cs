@@ -96,6 +96,39 @@ public sealed class EngineReadWriteTests
     }
 
     [Test]
+    public void Zeros_written_to_a_thin_vdisk_are_stored_as_no_data()
+    {
+        using var h = new EngineHarness();
+        long containerId = h.Meta.Containers().Single().Id;
+        var data = EngineHarness.Pattern(2 * EngineHarness.BlockSize, 7);
+        h.Write(0, data);
+        h.Drain();
+        long used = h.Engine.Extents.UsedBytes(containerId);
+        long journal = h.Engine.Journal.LastSequence;
+
+        // A whole block of zeros over data: its extent and space go, as with UNMAP.
+        Assert.That(h.Write(0, new byte[EngineHarness.BlockSize]), Is.EqualTo(IoStatus.Ok));
+        Assert.That(h.ReadOk(0, EngineHarness.BlockSize), Is.All.EqualTo(0), "undrained");
+        // Part of the other block: reads zeros there and keeps the rest.
+        Assert.That(h.Write(EngineHarness.BlockSize + 4096, new byte[8192]), Is.EqualTo(IoStatus.Ok));
+        // Zeros never seen before allocate nothing.
+        Assert.That(h.Write(3L * EngineHarness.BlockSize, new byte[EngineHarness.BlockSize]), Is.EqualTo(IoStatus.Ok));
+        h.Drain();
+
+        var expected = (byte[])data.Clone();
+        Array.Clear(expected, 0, EngineHarness.BlockSize);
+        Array.Clear(expected, EngineHarness.BlockSize + 4096, 8192);
+        Assert.That(h.ReadOk(0, data.Length), Is.EqualTo(expected));
+        Assert.That(h.ReadOk(3L * EngineHarness.BlockSize, EngineHarness.BlockSize), Is.All.EqualTo(0));
+        Assert.That(h.Meta.TryGetBlock(h.V.Id, 0, out _), Is.False, "block 0 has no extent any more");
+        Assert.That(h.Meta.TryGetBlock(h.V.Id, 3, out _), Is.False, "block 3 never got one");
+        Assert.That(h.Meta.Extents(), Has.Count.EqualTo(1));
+        Assert.That(h.Engine.Extents.UsedBytes(containerId), Is.LessThan(used));
+        Assert.That(((EngineVDisk)h.V).ZeroBytesWritten, Is.EqualTo(2L * EngineHarness.BlockSize + 8192));
+        Assert.That(h.Engine.Journal.LastSequence - journal, Is.EqualTo(3), "three records, none carrying data");
+    }
+
+    [Test]
     public void Overwrites_do_not_allocate_new_space()
     {
         using var h = new EngineHarness();

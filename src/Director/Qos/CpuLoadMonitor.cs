@@ -5,8 +5,10 @@ namespace StorageAppliance.Director.Qos;
 /// <summary>
 /// Tells the scheduler whether CPU is the scarce resource: samples the machine's busy fraction from
 /// /proc/stat (all CPUs: user, nice, system, irq, softirq and steal over every field, idle and iowait
-/// counting as free) every <see cref="Period"/>, and sets <see cref="QosScheduler.Contended"/> with a
-/// little hysteresis (on at the threshold, off 10 points below it).
+/// counting as free) every <see cref="Period"/>, and sets <see cref="QosScheduler.Contended"/> with
+/// hysteresis in level and in time: on at the first sample at or above the threshold, off only after
+/// <see cref="SamplesToRelease"/> samples in a row 10 points below it. A held flood lowers the load it
+/// is held for; releasing it at the first quiet sample would let it back in bursts.
 /// </summary>
 /// <remarks>
 /// The machine's load, not the process's: an appliance shares its cores with whatever else runs, and
@@ -16,6 +18,11 @@ namespace StorageAppliance.Director.Qos;
 public sealed class CpuLoadMonitor : IDisposable
 {
     public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Consecutive quiet samples before shares stop being enforced (half a second).</summary>
+    public const int SamplesToRelease = 5;
+
+    private int _quiet;
 
     private readonly QosScheduler _scheduler;
     private readonly double _threshold;
@@ -49,16 +56,21 @@ public sealed class CpuLoadMonitor : IDisposable
     /// <summary>Takes one sample and updates the scheduler (the timer calls it; tests call it directly).</summary>
     public void Sample()
     {
-        if (!TryParse(_readStat(), out long busy, out long total))
+        if (_disposed || !TryParse(_readStat(), out long busy, out long total))
             return;
         if (_lastTotal >= 0 && total > _lastTotal)
         {
             double fraction = (double)(busy - _lastBusy) / (total - _lastTotal);
             LastBusy = fraction;
             if (fraction >= _threshold)
+            {
+                _quiet = 0;
                 _scheduler.Contended = true;
-            else if (fraction < _threshold - 0.1)
+            }
+            else if (fraction < _threshold - 0.1 && ++_quiet >= SamplesToRelease)
+            {
                 _scheduler.Contended = false;
+            }
         }
         _lastBusy = busy;
         _lastTotal = total;
@@ -104,5 +116,11 @@ public sealed class CpuLoadMonitor : IDisposable
         }
     }
 
-    public void Dispose() => _timer?.Dispose();
+    private volatile bool _disposed;
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _timer?.Dispose();
+    }
 }

@@ -401,7 +401,7 @@ public sealed class QosScheduler : IDisposable
             wait = _activeTicks + 1; // held by a share (or a bound): look again once an idle competitor has lapsed
         }
         long due = now + wait;
-        if (due >= _timerDue)
+        if (due >= _timerDue || _disposed)
             return;
         _timerDue = due;
         _timer.Change(TimeSpan.FromSeconds((double)wait / _time.TimestampFrequency), Timeout.InfiniteTimeSpan);
@@ -413,5 +413,11 @@ public sealed class QosScheduler : IDisposable
             _pool.Push(waiter);
     }
 
-    public void Dispose() => _timer.Dispose();
+    private volatile bool _disposed;
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _timer.Dispose();
+    }
 }
