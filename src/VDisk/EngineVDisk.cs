@@ -126,6 +126,12 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         {
             return new ValueTask<IoStatus>(IoStatus.WriteError);
         }
+        return Acknowledge(entry, flags);
+    }
+
+    /// <summary>After an append: wakes the drainer when due, and with FUA waits until the record is durable.</summary>
+    private ValueTask<IoStatus> Acknowledge(JournalEntry entry, IoFlags flags)
+    {
         _engine.Appended();
         if ((flags & IoFlags.ForceUnitAccess) == 0)
             return new ValueTask<IoStatus>(IoStatus.Ok);
@@ -139,26 +145,7 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
     private static async ValueTask<IoStatus> AwaitDurable(ValueTask<bool> durable) =>
         await durable.ConfigureAwait(false) ? IoStatus.Ok : IoStatus.WriteError;
 
-    private ValueTask<IoStatus> WriteZeros(long offset, int length, IoFlags flags)
-    {
-        JournalEntry entry;
-        try
-        {
-            entry = _engine.Journal.AppendUnmap(Id, offset, length, this);
-        }
-        catch (JournalFailedException)
-        {
-            return new ValueTask<IoStatus>(IoStatus.WriteError);
-        }
-        _engine.Appended();
-        Interlocked.Add(ref _zeroBytesWritten, length);
-        if ((flags & IoFlags.ForceUnitAccess) == 0)
-            return new ValueTask<IoStatus>(IoStatus.Ok);
-        var durable = _engine.Journal.WaitDurableAsync(entry.Sequence);
-        if (durable.IsCompletedSuccessfully)
-            return new ValueTask<IoStatus>(durable.Result ? IoStatus.Ok : IoStatus.WriteError);
-        return AwaitDurable(durable);
-    }
+    private ValueTask<IoStatus> WriteZeros(long offset, int length, IoFlags flags) => Deallocate(offset, length, flags, zeros: true);
 
     private long _zeroBytesWritten;
 
@@ -173,6 +160,12 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
             return new ValueTask<IoStatus>(IoStatus.OutOfRange);
         if (length == 0)
             return new ValueTask<IoStatus>(IoStatus.Ok);
+        return Deallocate(offset, length, IoFlags.None, zeros: false);
+    }
+
+    /// <summary>Journals a deallocation of a range (UNMAP, or a write of zeros on a thin vDisk).</summary>
+    private ValueTask<IoStatus> Deallocate(long offset, long length, IoFlags flags, bool zeros)
+    {
         JournalEntry entry;
         try
         {
@@ -182,8 +175,9 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         {
             return new ValueTask<IoStatus>(IoStatus.WriteError);
         }
-        _engine.Appended();
-        return new ValueTask<IoStatus>(IoStatus.Ok);
+        if (zeros)
+            Interlocked.Add(ref _zeroBytesWritten, length);
+        return Acknowledge(entry, flags);
     }
 
     public ValueTask<IoStatus> FlushAsync(IoContext context)
