@@ -25,6 +25,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import free_port, wait_port  # noqa: E402  (shared with make bench)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIME = int(os.environ.get("RUNTIME", "5"))
 RAMP = int(os.environ.get("RAMP", "1"))
@@ -56,27 +59,6 @@ def steal(before, after):
 
 def log(msg):
     print(f"[qos {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, proc, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the appliance exited ({proc.returncode}) before listening on {port}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"the appliance does not accept connections on 127.0.0.1:{port}")
 
 
 def director_section():
@@ -114,7 +96,7 @@ vdisks:
 """)
         self.log = open(os.path.join(work, "appliance.log"), "w")
         self.proc = subprocess.Popen([self.exe, "run", "--config", cfg], stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
-        wait_port(self.port, self.proc)
+        wait_port(self.port, self.proc, "the appliance")
 
     def cli(self, *args):
         r = subprocess.run([self.exe, *args, "--data-dir", self.data], capture_output=True, text=True, timeout=30)
