@@ -172,8 +172,9 @@ public sealed class StorageService : IHostedService
 
         var pools = _config.Pools.Select(p => new PoolSpec(p.Name, p.Disks.Select(d => new DiskSpec(d.Path, d.Tier == Management.Config.StorageTier.Hdd ? Metadata_.StorageTier.Hdd : Metadata_.StorageTier.Ssd, d.CapacityBytes ?? 0)).ToList())).ToList();
         var containers = _config.Containers.Select(c => new ContainerSpec(c.Name, c.Pool, c.ReplicationFactor, c.MaxCapacityBytes, c.ReservedCapacityBytes, c.VDiskBlockSize, c.ExtentGroupSize,
-            c.TierPreference.Select(t => t == Management.Config.StorageTier.Hdd ? Metadata_.StorageTier.Hdd : Metadata_.StorageTier.Ssd).ToList())).ToList();
-        var vdisks = _config.VDisks.Where(v => v.Backing == VDiskBacking.Engine).Select(v => new VDiskSpec(v.Name, v.Container, v.SizeBytes, v.BlockSize, v.Thin)).ToList();
+            c.TierPreference.Select(t => t == Management.Config.StorageTier.Hdd ? Metadata_.StorageTier.Hdd : Metadata_.StorageTier.Ssd).ToList(),
+            ReductionOf(c))).ToList();
+        var vdisks = _config.VDisks.Where(v => v.Backing == VDiskBacking.Engine).Select(v => new VDiskSpec(v.Name, v.Container, v.SizeBytes, v.BlockSize, v.Thin, v.Dedup)).ToList();
 
         var journalDisk = _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => d.Tier == Management.Config.StorageTier.Ssd && !File.Exists(d.Path))
             ?? _config.Pools.SelectMany(p => p.Disks).FirstOrDefault(d => !File.Exists(d.Path));
@@ -284,6 +285,20 @@ public sealed class StorageService : IHostedService
         Metadata?.Dispose();
         return Task.CompletedTask;
     }
+
+    /// <summary>A container's data reduction keys as the engine takes them.</summary>
+    private static DataReductionSpec ReductionOf(ContainerConfig c) => new(
+        c.Dedup,
+        new StorageAppliance.DataReduction.Chunking.ChunkingOptions(c.DedupChunk.Min, c.DedupChunk.Average, c.DedupChunk.Max),
+        c.Compression switch
+        {
+            ContainerCompression.Lz4 => StorageAppliance.DataReduction.Compression.CompressionKind.Lz4,
+            ContainerCompression.Zstd => StorageAppliance.DataReduction.Compression.CompressionKind.Zstd,
+            _ => StorageAppliance.DataReduction.Compression.CompressionKind.None,
+        },
+        c.CompressionLevel,
+        c.DataContraction == DataContraction.Inline,
+        c.PostProcessDelay);
 }
 
 /// <summary>

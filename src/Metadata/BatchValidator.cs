@@ -28,6 +28,8 @@ internal static class BatchValidator
         MetadataOp.PutEgroup e => e.Egroup is null ? "PutEgroup without an extent group" : null,
         MetadataOp.PutExtent x => x.Extent is null ? "PutExtent without an extent" : null,
         MetadataOp.PutBlock b => b.Block is null ? "PutBlock without a block" : null,
+        MetadataOp.PutDedupExtent x => x.Extent is null || x.Extent.ExtentId is not { Length: 24 } ? "PutDedupExtent without a 24-byte extent id" : null,
+        MetadataOp.DeleteDedupExtent d => d.ExtentId is not { Length: 24 } ? "DeleteDedupExtent without a 24-byte extent id" : null,
         MetadataOp.PutExtentId p => p.ExtentId is null || p.ExtentId.Length == 0 ? "extent id is null or empty" : null,
         MetadataOp.DeleteExtentId d => d.ExtentId is null || d.ExtentId.Length == 0 ? "extent id is null or empty" : null,
         MetadataOp.PutValue p => p.Key is null ? "value key is null" : p.Value is null ? "value is null" : null,

@@ -50,6 +50,9 @@ public interface IMetadataStore : IDisposable
     /// </summary>
     bool TryGetExtentId(ReadOnlySpan<byte> extentId, out long egroupId);
 
+    /// <summary>Every deduplicated extent (extent group map detail with reference counts); the engine loads them at start.</summary>
+    IReadOnlyList<DedupExtentRecord> DedupExtents();
+
     /// <summary>A copy of the value stored under <paramref name="key"/>, or null.</summary>
     byte[]? GetValue(string key);
 

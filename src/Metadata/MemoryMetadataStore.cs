@@ -192,6 +192,19 @@ public sealed class MemoryMetadataStore : IMetadataStore
         }
     }
 
+    public IReadOnlyList<DedupExtentRecord> DedupExtents()
+    {
+        EnterRead();
+        try
+        {
+            return new List<DedupExtentRecord>(_s.DedupExtents.Values);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
     public bool TryGetBlock(long vdiskId, long block, [MaybeNullWhen(false)] out BlockRecord record)
     {
         EnterRead();
@@ -296,6 +309,12 @@ public sealed class MemoryMetadataStore : IMetadataStore
             case MetadataOp.DeleteExtentId d:
                 Delete(s.ExtentIds, Convert.ToHexString(d.ExtentId), undo);
                 break;
+            case MetadataOp.PutDedupExtent x:
+                Put(s.DedupExtents, $"{x.Extent.ContainerId}:{Convert.ToHexString(x.Extent.ExtentId)}", x.Extent with { ExtentId = x.Extent.ExtentId.AsSpan().ToArray() }, undo);
+                break;
+            case MetadataOp.DeleteDedupExtent d:
+                Delete(s.DedupExtents, $"{d.ContainerId}:{Convert.ToHexString(d.ExtentId)}", undo);
+                break;
             case MetadataOp.PutBlock b:
                 if (!s.Blocks.TryGetValue(b.Block.VDiskId, out SortedDictionary<long, BlockRecord>? map))
                 {
@@ -394,6 +413,7 @@ public sealed class MemoryMetadataStore : IMetadataStore
         public Dictionary<(long EgroupId, int Slot), ExtentRecord> Extents = new();
         public Dictionary<long, SortedDictionary<long, BlockRecord>> Blocks = new();
         public Dictionary<string, long> ExtentIds = new(StringComparer.Ordinal);
+        public Dictionary<string, DedupExtentRecord> DedupExtents = new(StringComparer.Ordinal);
         public Dictionary<string, byte[]> Values = new(StringComparer.Ordinal);
 
         public State Clone()
@@ -409,6 +429,7 @@ public sealed class MemoryMetadataStore : IMetadataStore
                 Egroups = new(Egroups),
                 Extents = new(Extents),
                 ExtentIds = new(ExtentIds, StringComparer.Ordinal),
+                DedupExtents = new(DedupExtents, StringComparer.Ordinal),
                 Values = new(Values, StringComparer.Ordinal), // values are never mutated in place
             };
             foreach (KeyValuePair<long, SortedDictionary<long, BlockRecord>> vdisk in Blocks)

@@ -31,6 +31,11 @@ public abstract record MetadataOp
 
     public sealed record DeleteExtentId(byte[] ExtentId) : MetadataOp;
 
+    /// <summary>A deduplicated extent's location, encoding and reference count (extent group map detail).</summary>
+    public sealed record PutDedupExtent(DedupExtentRecord Extent) : MetadataOp;
+
+    public sealed record DeleteDedupExtent(long ContainerId, byte[] ExtentId) : MetadataOp;
+
     public sealed record PutBlock(BlockRecord Block) : MetadataOp;
 
     public sealed record DeleteBlock(long VDiskId, long Block) : MetadataOp;

@@ -73,6 +73,24 @@ public sealed record ExtentRecord(long EgroupId, int Slot, long OwnerVDiskId, lo
 /// <summary>
 /// vDisk map (seed 003 map 802): which extent holds a vDisk block. For a non-deduplicated extent with one
 /// reference the extent group and slot are stored here directly (the patent's optimization that skips
-/// the extent id map). A block with no row reads as zeros.
+/// the extent id map). A deduplicated block instead lists its extents' ids in order (<see cref="Extents"/>:
+/// 24 bytes each, size then SHA-1, covering the block from its start; <see cref="EgroupId"/> 0 and
+/// <see cref="Slot"/> -1). A block with no row reads as zeros.
 /// </summary>
-public sealed record BlockRecord(long VDiskId, long Block, long EgroupId, int Slot);
+public sealed record BlockRecord(long VDiskId, long Block, long EgroupId, int Slot, byte[]? Extents = null)
+{
+    public bool IsDeduplicated => Extents is not null;
+}
+
+/// <summary>How a deduplicated extent's bytes are kept (the values of DataReduction's ExtentEncoding and CompressionKind).</summary>
+public readonly record struct DedupEncoding(byte Encoding, byte Codec);
+
+/// <summary>
+/// A deduplicated extent of a container: seed 003's extent id map (content id → extent group) and the extent
+/// group map's detail for it (where in the group, how encoded, and its reference count) in one row. The extent with
+/// content id <see cref="ExtentId"/> (24 bytes) is kept in slot <see cref="Slot"/> of extent group
+/// <see cref="EgroupId"/>, <see cref="StoredLength"/> bytes from <see cref="Offset"/>, encoded as
+/// <see cref="Encoding"/>, and <see cref="RefCount"/> vDisk blocks of the container refer to it. An extent of zeros
+/// is stored as nothing (slot -1, length 0). Each container keeps its own copy, so the key is (container, id).
+/// </summary>
+public sealed record DedupExtentRecord(long ContainerId, byte[] ExtentId, long EgroupId, int Slot, int Offset, int StoredLength, DedupEncoding Encoding, long RefCount);

@@ -106,6 +106,27 @@ public sealed partial class SqliteMetadataStore
                 s.Bind(2, b.Block);
                 s.Bind(3, b.EgroupId);
                 s.Bind(4, b.Slot);
+                if (b.Extents is null)
+                    s.BindNull(5);
+                else
+                    s.BindBlob(5, b.Extents);
+                break;
+            case MetadataOp.PutDedupExtent { Extent: var x }:
+                s = w.PutDedupExtent;
+                s.Bind(1, x.ContainerId);
+                s.BindBlob(2, x.ExtentId);
+                s.Bind(3, x.EgroupId);
+                s.Bind(4, x.Slot);
+                s.Bind(5, x.Offset);
+                s.Bind(6, x.StoredLength);
+                s.Bind(7, x.Encoding.Encoding);
+                s.Bind(8, x.Encoding.Codec);
+                s.Bind(9, x.RefCount);
+                break;
+            case MetadataOp.DeleteDedupExtent d:
+                s = w.DeleteDedupExtent;
+                s.Bind(1, d.ContainerId);
+                s.BindBlob(2, d.ExtentId);
                 break;
             case MetadataOp.DeleteBlock d:
                 s = w.DeleteBlock;
@@ -269,8 +290,13 @@ public sealed partial class SqliteMetadataStore
         public readonly SqliteStatement PutExtentId = new(db, path,
             "INSERT OR REPLACE INTO extent_ids (extent_id, egroup_id) VALUES (?1, ?2)", "write an extent id map row");
         public readonly SqliteStatement DeleteExtentId = new(db, path, "DELETE FROM extent_ids WHERE extent_id = ?1", "delete an extent id map row");
+        public readonly SqliteStatement PutDedupExtent = new(db, path,
+            "INSERT OR REPLACE INTO dedup_extents (container_id, extent_id, egroup_id, slot, offset, stored_length, encoding, codec, ref_count) " +
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", "write a deduplicated extent");
+        public readonly SqliteStatement DeleteDedupExtent = new(db, path, "DELETE FROM dedup_extents WHERE container_id = ?1 AND extent_id = ?2",
+            "delete a deduplicated extent");
         public readonly SqliteStatement PutBlock = new(db, path,
-            "INSERT OR REPLACE INTO blocks (vdisk_id, block, egroup_id, slot) VALUES (?1, ?2, ?3, ?4)", "write a vDisk map row");
+            "INSERT OR REPLACE INTO blocks (vdisk_id, block, egroup_id, slot, extents) VALUES (?1, ?2, ?3, ?4, ?5)", "write a vDisk map row");
         public readonly SqliteStatement DeleteBlock = new(db, path, "DELETE FROM blocks WHERE vdisk_id = ?1 AND block = ?2", "delete a vDisk map row");
         public readonly SqliteStatement PutValue = new(db, path, "INSERT OR REPLACE INTO kv (key, value) VALUES (?1, ?2)", "write a named value");
         public readonly SqliteStatement DeleteValue = new(db, path, "DELETE FROM kv WHERE key = ?1", "delete a named value");
@@ -278,7 +304,7 @@ public sealed partial class SqliteMetadataStore
         public void Dispose()
         {
             foreach (SqliteStatement s in new[] { Begin, CommitTx, Rollback, SetMeta, PutPool, PutDisk, PutContainer, PutVDisk, DeleteVDisk,
-                PutEgroup, DeleteEgroup, PutExtent, DeleteExtent, PutExtentId, DeleteExtentId, PutBlock, DeleteBlock, PutValue, DeleteValue })
+                PutEgroup, DeleteEgroup, PutExtent, DeleteExtent, PutExtentId, DeleteExtentId, PutDedupExtent, DeleteDedupExtent, PutBlock, DeleteBlock, PutValue, DeleteValue })
                 s.Dispose();
         }
     }

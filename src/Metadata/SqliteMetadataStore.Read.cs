@@ -16,7 +16,7 @@ public sealed partial class SqliteMetadataStore
             s.Bind(1, vdiskId);
             s.Bind(2, block);
             bool found = s.Step();
-            record = found ? new BlockRecord(vdiskId, block, s.Int64(0), s.Int32(1)) : null;
+            record = found ? new BlockRecord(vdiskId, block, s.Int64(0), s.Int32(1), s.IsNull(2) ? null : s.Blob(2)) : null;
             ok = true;
             return found;
         }
@@ -37,7 +37,7 @@ public sealed partial class SqliteMetadataStore
             s.Bind(1, vdiskId);
             var list = new List<BlockRecord>();
             while (s.Step())
-                list.Add(new BlockRecord(vdiskId, s.Int64(0), s.Int64(1), s.Int32(2)));
+                list.Add(new BlockRecord(vdiskId, s.Int64(0), s.Int64(1), s.Int32(2), s.IsNull(3) ? null : s.Blob(3)));
             ok = true;
             return list;
         }
@@ -104,6 +104,9 @@ public sealed partial class SqliteMetadataStore
 
     public IReadOnlyList<ExtentRecord> Extents() => ReadAll(static r => r.Extents,
         static s => new ExtentRecord(s.Int64(0), s.Int32(1), s.Int64(2), s.Int64(3), s.Int32(4)));
+
+    public IReadOnlyList<DedupExtentRecord> DedupExtents() => ReadAll(static r => r.DedupExtents,
+        static s => new DedupExtentRecord(s.Int64(0), s.Blob(1), s.Int64(2), s.Int32(3), s.Int32(4), s.Int32(5), new DedupEncoding((byte)s.Int32(6), (byte)s.Int32(7)), s.Int64(8)));
 
     private List<T> ReadAll<T>(Func<ReadConnection, SqliteStatement> statement, Func<SqliteStatement, T> row)
     {
@@ -249,8 +252,8 @@ public sealed partial class SqliteMetadataStore
             {
                 _begin = Add(new(db, path, "BEGIN", "begin a read transaction"));
                 _end = Add(new(db, path, "COMMIT", "end a read transaction"));
-                GetBlock = Add(new(db, path, "SELECT egroup_id, slot FROM blocks WHERE vdisk_id = ?1 AND block = ?2", "read a vDisk map row"));
-                Blocks = Add(new(db, path, "SELECT block, egroup_id, slot FROM blocks WHERE vdisk_id = ?1 ORDER BY block", "read a vDisk map"));
+                GetBlock = Add(new(db, path, "SELECT egroup_id, slot, extents FROM blocks WHERE vdisk_id = ?1 AND block = ?2", "read a vDisk map row"));
+                Blocks = Add(new(db, path, "SELECT block, egroup_id, slot, extents FROM blocks WHERE vdisk_id = ?1 ORDER BY block", "read a vDisk map"));
                 GetExtentId = Add(new(db, path, "SELECT egroup_id FROM extent_ids WHERE extent_id = ?1", "read an extent id map row"));
                 GetValue = Add(new(db, path, "SELECT value FROM kv WHERE key = ?1", "read a named value"));
                 Pools = Add(new(db, path, "SELECT id, name FROM pools ORDER BY id", "read the pools"));
@@ -266,6 +269,9 @@ public sealed partial class SqliteMetadataStore
                     "read the extent group map"));
                 Extents = Add(new(db, path,
                     "SELECT egroup_id, slot, owner_vdisk_id, block, ref_count FROM extents ORDER BY egroup_id, slot", "read the extents"));
+                DedupExtents = Add(new(db, path,
+                    "SELECT container_id, extent_id, egroup_id, slot, offset, stored_length, encoding, codec, ref_count FROM dedup_extents",
+                    "read the deduplicated extents"));
             }
             catch
             {
@@ -302,6 +308,7 @@ public sealed partial class SqliteMetadataStore
         public SqliteStatement VDisks { get; } = null!;
         public SqliteStatement Egroups { get; } = null!;
         public SqliteStatement Extents { get; } = null!;
+        public SqliteStatement DedupExtents { get; } = null!;
 
         public void Dispose()
         {

@@ -18,6 +18,9 @@ namespace StorageAppliance.Metadata;
 /// extents    (egroup_id, slot)           → owner_vdisk_id, block, ref_count           extent group map detail (806)
 /// blocks     (vdisk_id, block)           → egroup_id, slot                            vDisk map (802)
 /// extent_ids (extent_id BLOB)            → egroup_id                                  extent id map (804), version 2
+/// dedup_extents (container_id, extent_id) → egroup_id, slot, offset, stored_length,  extent id map and extent group
+///                                          encoding, codec, ref_count                 detail of deduplicated extents, v3
+/// blocks.extents BLOB                    → a deduplicated block's extent ids (24 bytes each), version 3
 /// kv         (key TEXT)                  → value BLOB
 /// </code>
 /// </remarks>
@@ -26,7 +29,7 @@ internal static class SqliteSchema
     /// <summary>"SAMD": StorageAppliance MetaData.</summary>
     public const int ApplicationId = 0x53414D44;
 
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
 
     public const string ApplianceIdKey = "appliance_id";
     public const string DrainedSequenceKey = "drained_sequence";
@@ -61,6 +64,14 @@ internal static class SqliteSchema
         // 1 → 2: extent id map, for deduplicated extents.
         """
         CREATE TABLE extent_ids (extent_id BLOB PRIMARY KEY, egroup_id INTEGER NOT NULL) WITHOUT ROWID;
+        """,
+
+        // 2 → 3: deduplicated extents (location, encoding, reference count) and deduplicated blocks.
+        """
+        CREATE TABLE dedup_extents (container_id INTEGER NOT NULL, extent_id BLOB NOT NULL, egroup_id INTEGER NOT NULL,
+            slot INTEGER NOT NULL, offset INTEGER NOT NULL, stored_length INTEGER NOT NULL, encoding INTEGER NOT NULL,
+            codec INTEGER NOT NULL, ref_count INTEGER NOT NULL, PRIMARY KEY (container_id, extent_id)) WITHOUT ROWID;
+        ALTER TABLE blocks ADD COLUMN extents BLOB;
         """,
     ];
 

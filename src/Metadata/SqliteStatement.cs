@@ -35,6 +35,10 @@ internal sealed class SqliteStatement : IDisposable
         // An empty span would bind SQL NULL; an empty value is a zero-length blob.
         CheckBind(blob.IsEmpty ? raw.sqlite3_bind_zeroblob(_stmt, index, 0) : raw.sqlite3_bind_blob(_stmt, index, blob));
 
+    public void BindNull(int index) => CheckBind(raw.sqlite3_bind_null(_stmt, index));
+
+    public bool IsNull(int column) => raw.sqlite3_column_type(_stmt, column) == raw.SQLITE_NULL;
+
     /// <summary>Steps once: true with a row to read, false when done. The caller resets.</summary>
     public bool Step()
     {

@@ -5,6 +5,15 @@ namespace StorageAppliance.VDisk;
 /// <summary>Source-generated log messages of the storage engine (event ids 2100-2199).</summary>
 internal static partial class EngineLog
 {
+    [LoggerMessage(EventId = 2150, Level = LogLevel.Information, Message = "Curator pass: {Reduced} block(s) reduced, {Collected} extent(s) collected ({Bytes} bytes), {Compacted} pack(s) compacted, {Problems} problem(s)")]
+    public static partial void CuratorPass(ILogger logger, int reduced, int collected, long bytes, int compacted, int problems);
+
+    [LoggerMessage(EventId = 2151, Level = LogLevel.Error, Message = "Curator: {Problem}")]
+    public static partial void CuratorProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 2152, Level = LogLevel.Error, Message = "Curator pass failed: {Reason}")]
+    public static partial void CuratorFailed(ILogger logger, string reason, Exception exception);
+
     [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "storage engine open: {VDisks} vDisk(s), {Pending} bytes of journal to drain")]
     public static partial void Opened(ILogger logger, int vdisks, long pending);
 

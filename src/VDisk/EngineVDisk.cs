@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using StorageAppliance.DataReduction;
 using StorageAppliance.Director;
 using StorageAppliance.ExtentStore;
 using StorageAppliance.Journal;
@@ -32,15 +33,22 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
     internal sealed class BlockState
     {
         public SlotRef Location = SlotRef.None;
+
+        /// <summary>A deduplicated block's extents in order (then <see cref="Location"/> is none), else null.</summary>
+        public ExtentId[]? Chunks;
         public bool LocationKnown;
+
+        /// <summary>When a write to the block was last journaled (the Curator leaves recently written blocks alone).</summary>
+        public long LastWriteTicks;
         public List<JournalEntry>? Pending;
         public bool Reserved;
         public int RecoveredPending;
     }
 
-    public EngineVDisk(StorageEngine engine, VDiskRecord record, ContainerRecord container)
+    public EngineVDisk(StorageEngine engine, VDiskRecord record, ContainerRecord container, DedupStore? dedup = null)
     {
         _engine = engine;
+        Dedup = dedup;
         Record = record;
         Container = container;
         _capacity = record.CapacityBytes;
@@ -54,6 +62,15 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
     public VDiskRecord Record { get; set; }
 
     public ContainerRecord Container { get; }
+
+    /// <summary>The container's deduplicated extents (blocks reduced earlier are read through it even if reduction is now off).</summary>
+    public DedupStore? Dedup { get; }
+
+    /// <summary>New data of this vDisk is reduced: deduplicated, or at least compressed.</summary>
+    public bool Reduce { get; init; }
+
+    /// <summary>Its chunks are shared with every vDisk of the container (dedup on); else they are its own, only compressed.</summary>
+    public bool SharesExtents { get; init; }
 
     public int BlockSize { get; }
 
@@ -208,6 +225,7 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
                     i--;
                 list.Insert(i, entry);
                 entry.AddReference();
+                state.LastWriteTicks = Environment.TickCount64;
                 if (entry.Recovered)
                     state.RecoveredPending++;
             }
@@ -258,24 +276,47 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
     }
 
     /// <summary>Loads the block's extent location from the vDisk map the first time it is needed (top-down read).</summary>
-    internal SlotRef EnsureLocation(long block)
+    internal SlotRef EnsureLocation(long block) => EnsureExtents(block).Slot;
+
+    /// <summary>The block's extent, or its deduplicated extents, loaded from the vDisk map the first time (top-down read).</summary>
+    internal (SlotRef Slot, ExtentId[]? Chunks) EnsureExtents(long block)
     {
         lock (_lock)
         {
             var s = GetOrAdd(block);
             if (s.LocationKnown)
-                return s.Location;
+                return (s.Location, s.Chunks);
         }
-        var loc = _engine.Metadata.TryGetBlock(Id, block, out var rec) ? new SlotRef(rec.EgroupId, rec.Slot) : SlotRef.None;
+        var (loc, chunks) = FromMap(block);
         lock (_lock)
         {
             var s = GetOrAdd(block);
             if (!s.LocationKnown)
             {
                 s.Location = loc;
+                s.Chunks = chunks;
                 s.LocationKnown = true;
             }
-            return s.Location;
+            return (s.Location, s.Chunks);
+        }
+    }
+
+    private (SlotRef Slot, ExtentId[]? Chunks) FromMap(long block)
+    {
+        if (!_engine.Metadata.TryGetBlock(Id, block, out var rec))
+            return (SlotRef.None, null);
+        return rec.Extents is { } extents ? (SlotRef.None, DedupStore.Deserialize(extents)) : (new SlotRef(rec.EgroupId, rec.Slot), null);
+    }
+
+    /// <summary>Sets a block's extents (drainer and Curator, holding the block's stripe).</summary>
+    internal void Publish(long block, SlotRef slot, ExtentId[]? chunks)
+    {
+        lock (_lock)
+        {
+            var s = GetOrAdd(block);
+            s.Location = slot;
+            s.Chunks = chunks;
+            s.LocationKnown = true;
         }
     }
 
@@ -323,10 +364,12 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         // The stripe keeps the drainer from rewriting this block's extent (and descriptors) meanwhile.
         lock (StripeOf(block))
         {
-            SlotRef loc = PeekLocation(block);
+            var (loc, chunks) = PeekLocation(block);
             if (!loc.IsNone)
                 for (int i = firstSlice; i <= lastSlice; i++)
                     mapped[i - firstSlice] = _engine.Extents.SliceHasData(loc, i);
+            else if (chunks is not null)
+                MarkChunks(chunks, firstSlice, mapped);
             lock (_lock)
             {
                 if (_blocks.TryGetValue(block, out var s) && s.Pending is { Count: > 0 } pending)
@@ -360,14 +403,35 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
     }
 
     /// <summary>The block's extent: from the index when known, else from the vDisk map, without caching it (a status scan of a large disk must not fill the index).</summary>
-    private SlotRef PeekLocation(long block)
+    private (SlotRef Slot, ExtentId[]? Chunks) PeekLocation(long block)
     {
         lock (_lock)
         {
             if (_blocks.TryGetValue(block, out var s) && s.LocationKnown)
-                return s.Location;
+                return (s.Location, s.Chunks);
         }
-        return _engine.Metadata.TryGetBlock(Id, block, out var rec) ? new SlotRef(rec.EgroupId, rec.Slot) : SlotRef.None;
+        return FromMap(block);
+    }
+
+    /// <summary>A deduplicated block's slices are mapped where its chunks hold data (a chunk of zeros is stored as nothing).</summary>
+    private void MarkChunks(ExtentId[] chunks, int firstSlice, Span<bool> mapped)
+    {
+        const int slice = ExtentStore.ExtentStore.SliceSize;
+        long start = 0;
+        foreach (var id in chunks)
+        {
+            long end = start + id.Size;
+            bool data = Dedup is null || !Dedup.TryGetInfo(id, out int stored, out _) || stored > 0;
+            // A slice is mapped if any chunk with data touches it.
+            if (data)
+            {
+                long lo = Math.Max(firstSlice, start / slice);
+                long hi = Math.Min(firstSlice + mapped.Length - 1, (end - 1) / slice);
+                for (long i = lo; i <= hi; i++)
+                    mapped[(int)(i - firstSlice)] = true;
+            }
+            start = end;
+        }
     }
 
     // ---------------------------------------------------------------- read
@@ -406,25 +470,40 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         while (true)
         {
             long epoch = Volatile.Read(ref _trimEpoch);
-            var loc = EnsureLocation(block);
-            if (!loc.IsNone)
+            EnsureExtents(block);
+            ExtentReadResult result = ExtentReadResult.Ok;
+            int failedAt = -1;
+            SlotRef loc;
+            lock (StripeOf(block))
             {
-                ExtentReadResult result;
-                int failedSlice;
-                lock (StripeOf(block))
+                // Under the stripe the block's extents cannot change (the drainer and the Curator change them
+                // holding it), and a slot it names cannot be freed and reused.
+                ExtentId[]? chunks;
+                lock (_lock)
                 {
-                    result = _engine.Extents.Read(loc, inBlock, dest, ToleranceFor(block), out failedSlice);
+                    if (!_blocks.TryGetValue(block, out var st) || !st.LocationKnown)
+                        continue;
+                    (loc, chunks) = (st.Location, st.Chunks);
                 }
-                if (result != ExtentReadResult.Ok)
-                {
-                    long at = (block << BlockShift) + (failedSlice >= 0 ? (long)failedSlice * ExtentStore.ExtentStore.SliceSize : inBlock);
-                    _engine.ReadFailed(this, at, loc, result);
-                    return IoStatus.MediumError;
-                }
+                if (chunks is not null)
+                    result = Dedup!.ReadBlock(chunks, inBlock, dest, out failedAt);
+                else if (!loc.IsNone)
+                    result = _engine.Extents.Read(loc, inBlock, dest, ToleranceFor(block), out failedAt);
+                else
+                    dest.Clear();
             }
-            else
+            if (result != ExtentReadResult.Ok)
             {
-                dest.Clear();
+                if (loc.IsNone)
+                {
+                    _engine.DedupReadFailed(this, (block << BlockShift) + Math.Max(inBlock, failedAt), result);
+                }
+                else
+                {
+                    long at = (block << BlockShift) + (failedAt >= 0 ? (long)failedAt * ExtentStore.ExtentStore.SliceSize : inBlock);
+                    _engine.ReadFailed(this, at, loc, result);
+                }
+                return IoStatus.MediumError;
             }
             lock (_lock)
             {

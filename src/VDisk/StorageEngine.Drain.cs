@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Collections.Concurrent;
+using StorageAppliance.DataReduction;
 using StorageAppliance.ExtentStore;
 using StorageAppliance.Journal;
 using StorageAppliance.Metadata;
@@ -84,6 +86,7 @@ public sealed partial class StorageEngine
             }
             try
             {
+                MaybeStartBackgroundPass();
                 RunJobs();
                 ApplyRound();
                 bool due = waiters.Count > 0 || _checkpointRequested
@@ -212,7 +215,7 @@ public sealed partial class StorageEngine
     {
         _checkpointRequested = false;
         long target = _appliedUpTo < 0 ? Metadata.DrainedSequence : _appliedUpTo;
-        if (target <= Metadata.DrainedSequence && _checkpointBatch.Count == 0)
+        if (target <= Metadata.DrainedSequence && _checkpointBatch.Count == 0 && _reduction.Values.All(s => s.DirtyCount == 0))
         {
             _lastCheckpointTicks = Environment.TickCount64;
             return;
@@ -227,6 +230,8 @@ public sealed partial class StorageEngine
             ReapplySinceCheckpoint();
             return;
         }
+        foreach (var store in _reduction.Values)
+            store.WriteDirty(_checkpointBatch);
         _checkpointBatch.Add(new MetadataOp.SetDrainedSequence(target));
         try
         {
@@ -239,10 +244,29 @@ public sealed partial class StorageEngine
             EngineLog.DrainCommitFailed(_log, e.Message);
             return;
         }
-        Extents.AfterCommit();
+        AfterCommit();
         _checkpointBatch = new MetadataBatch();
         _lastCheckpointTicks = Environment.TickCount64;
         Journal.Trim(target);
+    }
+
+    /// <summary>
+    /// After a commit: freed slots become reusable. Pack slots among them may still be read by a reader that looked a
+    /// moved or collected chunk up before the change, so readers of deduplicated data are held out meanwhile.
+    /// </summary>
+    private void AfterCommit()
+    {
+        foreach (var store in _reduction.Values)
+            store.ReadGate.EnterWriteLock();
+        try
+        {
+            Extents.AfterCommit();
+        }
+        finally
+        {
+            foreach (var store in _reduction.Values)
+                store.ReadGate.ExitWriteLock();
+        }
     }
 
     /// <summary>After a failed flush: the records since the last checkpoint go back into the overlays to be applied again.</summary>
@@ -264,7 +288,6 @@ public sealed partial class StorageEngine
     private bool ApplyBlock(BlockWork w, MetadataBatch batch, out SlotRef newLocation)
     {
         var v = w.VDisk;
-        newLocation = SlotRef.None;
         long blockStart = w.Block << v.BlockShift;
         var changes = new BlockChange[w.Entries.Length];
         bool anyWrite = false;
@@ -277,10 +300,20 @@ public sealed partial class StorageEngine
             anyWrite |= !unmap;
             changes[i] = new BlockChange((int)(from - blockStart), (int)(to - from), unmap ? default : e.DataMemory.Slice((int)(from - e.Offset), (int)(to - from)), unmap);
         }
-
         lock (v.StripeOf(w.Block))
         {
-            var loc = v.EnsureLocation(w.Block);
+            if (ApplyReduced(v, w.Block, changes, batch, out newLocation))
+                return true;
+            return ApplyToSlot(v, w.Block, changes, anyWrite, batch, out newLocation);
+        }
+    }
+
+    /// <summary>Applies changes to the block's slot, allocating one for a new block (the block's stripe is held).</summary>
+    private bool ApplyToSlot(EngineVDisk v, long block, ReadOnlySpan<BlockChange> changes, bool anyWrite, MetadataBatch batch, out SlotRef newLocation)
+    {
+        newLocation = SlotRef.None;
+        {
+            var loc = v.EnsureLocation(block);
             bool changed = false;
             if (loc.IsNone)
             {
@@ -292,12 +325,12 @@ public sealed partial class StorageEngine
                 // reservation taken that nothing ever releases).
                 bool reserved;
                 lock (v.Lock)
-                    reserved = v.Blocks[w.Block].Reserved;
-                loc = Extents.AllocateSlot(v.Container.Id, v.Id, w.Block, batch, reserved);
+                    reserved = v.Blocks[block].Reserved;
+                loc = Extents.AllocateSlot(v.Container.Id, v.Id, block, batch, reserved);
                 bool raced;
                 lock (v.Lock)
                 {
-                    var s = v.Blocks[w.Block];
+                    var s = v.Blocks[block];
                     raced = !reserved && s.Reserved; // a write reserved while the slot was being allocated
                     s.Reserved = false;
                     s.Location = loc;
@@ -305,16 +338,16 @@ public sealed partial class StorageEngine
                 }
                 if (raced)
                     Extents.ReleaseReservation(v.Container.Id);
-                batch.Add(new MetadataOp.PutBlock(new BlockRecord(v.Id, w.Block, loc.EgroupId, loc.Slot)));
+                batch.Add(new MetadataOp.PutBlock(new BlockRecord(v.Id, block, loc.EgroupId, loc.Slot)));
                 changed = true;
             }
             else if (Extents.IsOnFailedDisk(loc))
             {
-                loc = Relocate(v, w.Block, loc, batch);
+                loc = Relocate(v, block, loc, batch);
                 changed = true;
             }
 
-            var tolerate = v.ToleranceFor(w.Block);
+            var tolerate = v.ToleranceFor(block);
             bool empty;
             try
             {
@@ -322,14 +355,14 @@ public sealed partial class StorageEngine
             }
             catch (DiskFailedException)
             {
-                loc = Relocate(v, w.Block, loc, batch);
+                loc = Relocate(v, block, loc, batch);
                 changed = true;
                 empty = Extents.Apply(loc, changes, tolerate);
             }
             if (empty)
             {
                 // Top-down for a free: the block row goes first, then the extent.
-                batch.Add(new MetadataOp.DeleteBlock(v.Id, w.Block));
+                batch.Add(new MetadataOp.DeleteBlock(v.Id, block));
                 Extents.FreeSlot(loc, batch);
                 newLocation = SlotRef.None;
                 return true;
@@ -337,6 +370,133 @@ public sealed partial class StorageEngine
             newLocation = loc;
             return changed;
         }
+    }
+
+    /// <summary>
+    /// Data reduction as the journal drains (issue 7). A deduplicated block is rebuilt with its changes and chunked
+    /// again (its unchanged chunks are found already stored), or, in a post-process container, becomes an ordinary
+    /// slot again until the Curator reduces it. A slot block or a new one is reduced inline only when this round
+    /// rewrites all of it (sequential and whole-block writes: clones, copies, image uploads); partial writes go to a
+    /// slot, cheap to update in place, and the Curator reduces the block once it has been quiet for the container's
+    /// post-process delay. False when the block is left to <see cref="ApplyToSlot"/>. The block's stripe is held.
+    /// </summary>
+    private bool ApplyReduced(EngineVDisk v, long block, BlockChange[] changes, MetadataBatch batch, out SlotRef newLocation)
+    {
+        newLocation = SlotRef.None;
+        var store = v.Dedup;
+        if (store is null)
+            return false;
+        var (loc, chunks) = v.EnsureExtents(block);
+        bool reduce = v.Reduce && store.Spec.Inline;
+        bool covered = Covers(changes, v.BlockSize);
+        if (chunks is null && !(reduce && covered))
+            return false;
+
+        var buffer = ArrayPool<byte>.Shared.Rent(v.BlockSize);
+        try
+        {
+            var content = buffer.AsSpan(0, v.BlockSize);
+            if (chunks is null || covered)
+            {
+                content.Clear();
+            }
+            else
+            {
+                var r = store.ReadBlock(chunks, 0, content, out int failedAt);
+                if (r != ExtentReadResult.Ok)
+                    throw new IOException($"its deduplicated extent at block offset {failedAt} cannot be read ({r})");
+            }
+            foreach (var c in changes)
+            {
+                if (c.Unmap)
+                    content.Slice(c.Offset, c.Length).Clear();
+                else
+                    c.Data.Span.CopyTo(content[c.Offset..]);
+            }
+            if (reduce)
+            {
+                ReduceBlock(v, block, content, loc, chunks, batch);
+                return true;
+            }
+
+            // Post-process: the block goes back to a slot with its whole content; the Curator reduces it later.
+            store.Release(chunks!);
+            v.Publish(block, SlotRef.None, null);
+            var slices = SliceChanges(buffer, v.BlockSize);
+            if (!slices.Any(c => !c.Unmap))
+            {
+                batch.Add(new MetadataOp.DeleteBlock(v.Id, block));
+                return true;
+            }
+            ApplyToSlot(v, block, slices, anyWrite: true, batch, out newLocation);
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Stores a block's whole content as deduplicated extents and makes the block list them, releasing what it held
+    /// before (a slot, freed after the row that named it, or chunks). All zeros: the block keeps no data at all.
+    /// </summary>
+    /// <exception cref="IOException">No room or a failed disk: nothing changed.</exception>
+    internal void ReduceBlock(EngineVDisk v, long block, ReadOnlySpan<byte> content, SlotRef oldSlot, ExtentId[]? oldChunks, MetadataBatch batch)
+    {
+        var store = v.Dedup!;
+        var ids = store.Store(content, v.SharesExtents ? 0 : v.Id, block, batch);
+        if (oldChunks is not null)
+            store.Release(oldChunks);
+        v.Publish(block, SlotRef.None, ids.Length == 0 ? null : ids);
+        bool reserved;
+        lock (v.Lock)
+        {
+            var s = v.Blocks[block];
+            reserved = s.Reserved;
+            s.Reserved = false;
+        }
+        if (reserved)
+            Extents.ReleaseReservation(v.Container.Id);
+        batch.Add(ids.Length == 0
+            ? new MetadataOp.DeleteBlock(v.Id, block)
+            : new MetadataOp.PutBlock(new BlockRecord(v.Id, block, 0, -1, DedupStore.Serialize(ids))));
+        if (!oldSlot.IsNone)
+            Extents.FreeSlot(oldSlot, batch);
+    }
+
+    /// <summary>Whether the changes together cover [0, size).</summary>
+    private static bool Covers(BlockChange[] changes, int size)
+    {
+        if (changes.Length == 1)
+            return changes[0].Offset == 0 && changes[0].Length == size;
+        var spans = changes.Select(c => (c.Offset, End: c.Offset + c.Length)).OrderBy(x => x.Offset).ToArray();
+        int reached = 0;
+        foreach (var (offset, end) in spans)
+        {
+            if (offset > reached)
+                return false;
+            reached = Math.Max(reached, end);
+        }
+        return reached >= size;
+    }
+
+    /// <summary>A whole block's content as slice runs: zero slices as deallocations, the rest as data.</summary>
+    private static BlockChange[] SliceChanges(byte[] content, int size)
+    {
+        const int slice = ExtentStore.ExtentStore.SliceSize;
+        var list = new List<BlockChange>();
+        int i = 0;
+        while (i < size)
+        {
+            bool zero = !content.AsSpan(i, slice).ContainsAnyExcept((byte)0);
+            int j = i + slice;
+            while (j < size && !content.AsSpan(j, slice).ContainsAnyExcept((byte)0) == zero)
+                j += slice;
+            list.Add(new BlockChange(i, j - i, zero ? default : content.AsMemory(i, j - i), zero));
+            i = j;
+        }
+        return list.ToArray();
     }
 
     /// <summary>Moves a block off a failed disk: a new slot elsewhere, the readable slices copied, the lost ones marked bad.</summary>
@@ -362,12 +522,20 @@ public sealed partial class StorageEngine
         foreach (var _ in reserved)
             Extents.ReleaseReservation(record.ContainerId);
 
+        _reduction.TryGetValue(record.ContainerId, out var store);
+        if (store is { DirtyCount: > 0 })
+            Checkpoint(); // so that the counts written below hold only this deletion's changes
         var batch = new MetadataBatch();
         foreach (var b in Metadata.Blocks(record.Id))
         {
             batch.Add(new MetadataOp.DeleteBlock(record.Id, b.Block));
-            Extents.FreeSlot(new SlotRef(b.EgroupId, b.Slot), batch);
+            if (b.Extents is { } ids)
+                store?.Release(DedupStore.Deserialize(ids));
+            else
+                Extents.FreeSlot(new SlotRef(b.EgroupId, b.Slot), batch);
         }
+        // The reference counts change with the rows (in this batch, not at the next checkpoint).
+        store?.WriteDirty(batch);
         batch.Add(new MetadataOp.DeleteVDisk(record.Id));
         try
         {
@@ -380,7 +548,7 @@ public sealed partial class StorageEngine
             Extents.AbortBatch();
             return false;
         }
-        Extents.AfterCommit();
+        AfterCommit();
         _byId.TryRemove(record.Id, out _);
         return true;
     }

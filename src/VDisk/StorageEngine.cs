@@ -93,10 +93,16 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
             batch.Add(new MetadataOp.PutContainer(record));
             _containers[c.Name] = record;
             Extents.AddContainer(record, c.TierPreference);
+            _reduction[record.Id] = new DedupStore(Extents, record.Id, record.VDiskBlockSize, c.DataReduction ?? DataReductionSpec.Off);
         }
         Metadata.Commit(batch);
 
-        Extents.Load(Metadata.Egroups(), Metadata.Extents());
+        var extents = Metadata.Extents();
+        Extents.Load(Metadata.Egroups(), extents);
+        LoadDedup(extents);
+        foreach (var v in vdisks)
+            if (v.Dedup is bool dedup)
+                _vdiskDedup[v.Name] = dedup;
 
         foreach (var v in Metadata.VDisks())
         {
@@ -152,9 +158,32 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
 
     private readonly List<VDiskRecord> _deleteAfterStart = new();
 
+    private readonly Dictionary<long, DedupStore> _reduction = new();
+    private readonly Dictionary<string, bool> _vdiskDedup = new(StringComparer.Ordinal);
+
+    /// <summary>The deduplicated extents the metadata holds, and the pack slots they live in.</summary>
+    private void LoadDedup(IReadOnlyList<ExtentRecord> extents)
+    {
+        var egroups = Metadata.Egroups().ToDictionary(g => g.Id, g => g.ContainerId);
+        foreach (var x in extents)
+        {
+            if (x.OwnerVDiskId == 0 && x.Block == DedupStore.PackBlock && egroups.TryGetValue(x.EgroupId, out long cid) && _reduction.TryGetValue(cid, out var store))
+                store.LoadPack(new SlotRef(x.EgroupId, x.Slot));
+        }
+        foreach (var r in Metadata.DedupExtents())
+            if (_reduction.TryGetValue(r.ContainerId, out var store))
+                store.Load(r);
+    }
+
     private void AddVDisk(VDiskRecord record, ContainerRecord container)
     {
-        var v = new EngineVDisk(this, record, container);
+        var store = _reduction[container.Id];
+        bool dedup = _vdiskDedup.TryGetValue(record.Name, out bool d) ? d : store.Spec.Dedup;
+        var v = new EngineVDisk(this, record, container, store)
+        {
+            SharesExtents = dedup,
+            Reduce = dedup || store.Spec.Compression != DataReduction.Compression.CompressionKind.None,
+        };
         _byId[record.Id] = v;
         _byName[record.Name] = v;
         _director?.Register(v);
@@ -192,6 +221,9 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
 
     internal void ReadFailed(EngineVDisk v, long offset, SlotRef slot, ExtentReadResult result) =>
         EngineLog.ReadFailed(_log, v.Name, offset, Extents.DiskPathOf(slot), result.ToString());
+
+    internal void DedupReadFailed(EngineVDisk v, long offset, ExtentReadResult result) =>
+        EngineLog.ReadFailed(_log, v.Name, offset, "(deduplicated extent)", result.ToString());
 
     private void CommitCatalog(MetadataBatch batch)
     {
@@ -278,7 +310,7 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
             foreach (var b in Metadata.Blocks(v.Id))
             {
                 allocated += container.VDiskBlockSize;
-                written += Extents.WrittenBytes(new SlotRef(b.EgroupId, b.Slot));
+                written += b.Extents is { } ids ? LogicalBytes(v.Dedup, DedupStore.Deserialize(ids)) : Extents.WrittenBytes(new SlotRef(b.EgroupId, b.Slot));
             }
             result.Add(new VDiskDescription(v.Id, v.Name, container.Name, v.CapacityBytes, written, allocated, v.Record.LogicalBlockSize, v.Record.Thin));
         }

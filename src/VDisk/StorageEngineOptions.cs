@@ -46,7 +46,8 @@ public sealed record ContainerSpec(
     long ReservedCapacityBytes,
     int VDiskBlockSize,
     long ExtentGroupSize,
-    IReadOnlyList<StorageTier> TierPreference);
+    IReadOnlyList<StorageTier> TierPreference,
+    DataReductionSpec? DataReduction = null);
 
-/// <summary>A vDisk as the config declares it.</summary>
-public sealed record VDiskSpec(string Name, string Container, long CapacityBytes, int LogicalBlockSize, bool Thin);
+/// <summary>A vDisk as the config declares it; <paramref name="Dedup"/> null follows its container.</summary>
+public sealed record VDiskSpec(string Name, string Container, long CapacityBytes, int LogicalBlockSize, bool Thin, bool? Dedup = null);

@@ -29,6 +29,31 @@ public abstract class MetadataStoreContractTests
     protected void Reopen(long? applianceIdIfNew = null) => Store = ReopenStore(Store, applianceIdIfNew);
 
     [Test]
+    public void DedupExtents_AndDeduplicatedBlocks_RoundTrip_PerContainer_AndSurviveReopen()
+    {
+        byte[] id = new byte[24];
+        id[3] = 200;
+        id[23] = 7;
+        byte[] list = [.. id, .. id];
+        Store.Commit(new MetadataBatch()
+            .Add(new MetadataOp.PutDedupExtent(new DedupExtentRecord(5, id, 70, 2, 8192, 1000, new DedupEncoding(2, 1), 3)))
+            .Add(new MetadataOp.PutDedupExtent(new DedupExtentRecord(6, id, 0, -1, 0, 0, new DedupEncoding(0, 0), 1)))
+            .Add(new MetadataOp.PutBlock(new BlockRecord(9, 4, 0, -1, list)))
+            .Add(new MetadataOp.PutBlock(new BlockRecord(9, 5, 70, 3))));
+        Reopen();
+        var rows = Store.DedupExtents().OrderBy(r => r.ContainerId).ToList();
+        Assert.That(rows, Has.Count.EqualTo(2), "the same id in two containers is two extents");
+        Assert.That((rows[0].EgroupId, rows[0].Slot, rows[0].Offset, rows[0].StoredLength, rows[0].Encoding, rows[0].RefCount), Is.EqualTo((70L, 2, 8192, 1000, new DedupEncoding(2, 1), 3L)));
+        Assert.That(rows[0].ExtentId, Is.EqualTo(id));
+        Assert.That(Store.TryGetBlock(9, 4, out var b4), Is.True);
+        Assert.That(b4!.Extents, Is.EqualTo(list));
+        Assert.That(b4.IsDeduplicated, Is.True);
+        Assert.That(Store.Blocks(9).Single(b => b.Block == 5).Extents, Is.Null, "an ordinary block has no extent list");
+        Store.Commit(new MetadataBatch().Add(new MetadataOp.DeleteDedupExtent(5, id)));
+        Assert.That(Store.DedupExtents().Single().ContainerId, Is.EqualTo(6));
+    }
+
+    [Test]
     public void NewStore_IsEmpty()
     {
         Assert.Multiple(() =>

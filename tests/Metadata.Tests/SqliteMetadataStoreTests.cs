@@ -31,7 +31,7 @@ public sealed class SqliteMetadataStoreTests
             Assert.That(Scalar(c, "PRAGMA journal_mode"), Is.EqualTo("wal"), "WAL mode is kept in the file");
             Assert.That(Scalar(c, "PRAGMA user_version"), Is.EqualTo(SqliteSchema.CurrentVersion));
             Assert.That(Scalar(c, "PRAGMA application_id"), Is.EqualTo(SqliteSchema.ApplicationId));
-            Assert.That(Tables(c), Is.EquivalentTo(new[] { "meta", "pools", "disks", "containers", "vdisks", "egroups", "extents", "blocks", "extent_ids", "kv" }));
+            Assert.That(Tables(c), Is.EquivalentTo(new[] { "meta", "pools", "disks", "containers", "vdisks", "egroups", "extents", "blocks", "extent_ids", "dedup_extents", "kv" }));
         });
     }
 

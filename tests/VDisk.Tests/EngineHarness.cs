@@ -22,14 +22,18 @@ public sealed class EngineHarness : IDisposable
     private readonly IReadOnlyList<ContainerSpec> _containers;
     private readonly IReadOnlyList<VDiskSpec> _vdisks;
 
-    public EngineHarness(long vdiskSize = 8 << 20, long diskCapacity = 64 << 20, int disks = 1, IStorageFileSystem? fileSystem = null, IMetadataStore? metadata = null, long maxContainerCapacity = 0)
+    /// <param name="reduction">Data reduction of the container; with it there is a second vDisk, "w", in the same container.</param>
+    public EngineHarness(long vdiskSize = 8 << 20, long diskCapacity = 64 << 20, int disks = 1, IStorageFileSystem? fileSystem = null, IMetadataStore? metadata = null, long maxContainerCapacity = 0,
+        DataReductionSpec? reduction = null)
     {
         PowerFs = fileSystem as PowerCutFileSystem ?? (fileSystem is null ? new PowerCutFileSystem() : null);
         Faults = new FaultInjectingFileSystem(fileSystem ?? PowerFs!);
         Meta = metadata ?? new MemoryMetadataStore(applianceId: 42);
         _pools = [new PoolSpec("pool", Enumerable.Range(0, disks).Select(i => new DiskSpec($"/disks/ssd{i}", StorageTier.Ssd, diskCapacity)).ToList())];
-        _containers = [new ContainerSpec("ctr", "pool", 1, maxContainerCapacity, 0, BlockSize, EgroupSize, [StorageTier.Ssd, StorageTier.Hdd])];
-        _vdisks = [new VDiskSpec("v", "ctr", vdiskSize, 512, true)];
+        _containers = [new ContainerSpec("ctr", "pool", 1, maxContainerCapacity, 0, BlockSize, EgroupSize, [StorageTier.Ssd, StorageTier.Hdd], reduction)];
+        _vdisks = reduction is null
+            ? [new VDiskSpec("v", "ctr", vdiskSize, 512, true)]
+            : [new VDiskSpec("v", "ctr", vdiskSize, 512, true), new VDiskSpec("w", "ctr", vdiskSize, 512, true)];
         Engine = NewEngine();
     }
 
@@ -53,6 +57,7 @@ public sealed class EngineHarness : IDisposable
             DrainThresholdBytes = long.MaxValue,
             DrainInterval = TimeSpan.FromHours(1),
         }, NullLoggerFactory.Instance);
+        engine.CuratorInterval = TimeSpan.Zero; // passes run when a test asks
         engine.Open(_pools, _containers, _vdisks);
         return engine;
     }
