@@ -66,8 +66,36 @@ public sealed class ApplianceAdmin : IApplianceAdmin
         foreach (var c in _director.ClientStats())
             clients.Add(new ClientStatsInfo(c.Protocol.ToString(), c.Client, c.Requests, c.Bytes, c.Errors, ToInfo(c.QueueTime), ToInfo(c.ServiceLatency)));
         long micros = (long)(System.Diagnostics.Stopwatch.GetTimestamp() * (1e6 / System.Diagnostics.Stopwatch.Frequency));
-        return new ApplianceStats(micros, _director.Scheduler.Outstanding, vdisks, clients);
+        return new ApplianceStats(micros, _director.Scheduler.Outstanding, vdisks, clients, DataReduction());
     }
+
+    private DataReductionInfo? DataReduction()
+    {
+        if (_storage.Engine is not { } engine)
+            return null;
+        var rows = engine.ReductionStats()
+            .Select(r => new ReductionInfo(r.VDisk, r.Container, r.LogicalBytes, r.StoredBytes, r.SavedBytes, Math.Round(r.Ratio, 3), r.Extents)).ToList();
+        return new DataReductionInfo(rows.Where(r => r.VDisk is null).ToList(), rows.Where(r => r.VDisk is not null).ToList());
+    }
+
+    public async Task<CuratorReportInfo> RunCuratorScanAsync(bool scrub)
+    {
+        if (_storage.Engine is not { } engine)
+            throw new AdminException(AdminError.Unavailable, "the storage engine is not running");
+        return ToInfo(await engine.RunCuratorAsync(scrub).ConfigureAwait(false));
+    }
+
+    public CuratorStatusInfo GetCuratorStatus()
+    {
+        if (_storage.Engine is not { } engine)
+            throw new AdminException(AdminError.Unavailable, "the storage engine is not running");
+        var s = engine.CuratorStatus;
+        return new CuratorStatusInfo(s.Running, s.Phase, s.Done, s.Total, s.Last is null ? null : ToInfo(s.Last));
+    }
+
+    private static CuratorReportInfo ToInfo(VDisk.CuratorReport r) => new(r.Started, Math.Round(r.Took.TotalSeconds, 3), r.Scrubbed, r.BlocksReduced, r.BytesReduced,
+        r.ReferencesFixed, r.OrphanSlotsFreed, r.ExtentsCollected, r.BytesCollected, r.PacksFreed, r.PacksCompacted, r.BytesMoved, r.ExtentsVerified,
+        r.BlocksVerified, r.Problems);
 
     private static LatencyInfo ToInfo(LatencySummary l) => new(l.Count, l.MeanMicros, l.P50Micros, l.P90Micros, l.P99Micros, l.P999Micros);
 

@@ -71,6 +71,7 @@ root.Subcommands.Add(run);
 root.Subcommands.Add(config);
 root.Subcommands.Add(VDiskCommands.Create(console));
 root.Subcommands.Add(VDiskCommands.CreateStats(console));
+root.Subcommands.Add(CuratorCommands.Create(console));
 
 // The generic host handles SIGINT/SIGTERM itself (graceful stop), so the parser must not.
 return await CliRunner.InvokeAsync(root, args, console).ConfigureAwait(false);

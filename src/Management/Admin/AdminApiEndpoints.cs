@@ -17,6 +17,8 @@ namespace StorageAppliance.Management.Admin;
 //   DELETE /v1/vdisks/{name}          204
 //   PUT    /v1/vdisks/{name}/qos      200 VDiskQos                                   body: VDiskQosRequest (only given fields change)
 //   GET    /v1/stats                  200 ApplianceStats
+//   POST   /v1/curator/scan           200 CuratorReportInfo (when the pass ends)      body: {"scrub":bool}
+//   GET    /v1/curator                200 CuratorStatusInfo
 //
 //   NotFound 404, Conflict 409, Invalid 400 (also malformed JSON), NoSpace 507, Unavailable 503,
 //   unknown route 404, wrong method 405, a failure of the appliance itself 500 "Internal".
@@ -33,6 +35,8 @@ internal sealed class AdminApiEndpoints(IApplianceAdmin admin, ILogger log)
         app.MapDelete("/v1/vdisks/{name}", (RequestDelegate)DeleteVDisk);
         app.MapPut("/v1/vdisks/{name}/qos", (RequestDelegate)SetQosAsync);
         app.MapGet("/v1/stats", (RequestDelegate)Stats);
+        app.MapPost("/v1/curator/scan", (RequestDelegate)CuratorScanAsync);
+        app.MapGet("/v1/curator", (RequestDelegate)CuratorStatus);
     }
 
     public static int StatusOf(AdminError error) => error switch
@@ -80,6 +84,18 @@ internal sealed class AdminApiEndpoints(IApplianceAdmin admin, ILogger log)
 
     private Task Stats(HttpContext context) =>
         WriteAsync(context, StatusCodes.Status200OK, admin.GetStats(), AdminJsonContext.Wire.ApplianceStats);
+
+    private async Task CuratorScanAsync(HttpContext context)
+    {
+        CuratorScanRequest request = context.Request.ContentLength is null or 0
+            ? new CuratorScanRequest()
+            : await ReadAsync(context, AdminJsonContext.Default.CuratorScanRequest).ConfigureAwait(false);
+        CuratorReportInfo report = await admin.RunCuratorScanAsync(request.Scrub).ConfigureAwait(false);
+        await WriteAsync(context, StatusCodes.Status200OK, report, AdminJsonContext.Wire.CuratorReportInfo).ConfigureAwait(false);
+    }
+
+    private Task CuratorStatus(HttpContext context) =>
+        WriteAsync(context, StatusCodes.Status200OK, admin.GetCuratorStatus(), AdminJsonContext.Wire.CuratorStatusInfo);
 
     private Task DeleteVDisk(HttpContext context)
     {

@@ -35,6 +35,9 @@ public sealed record AdminHealth(string Status);
 [JsonSerializable(typeof(VDiskQosRequest))]
 [JsonSerializable(typeof(VDiskQos))]
 [JsonSerializable(typeof(ApplianceStats))]
+[JsonSerializable(typeof(CuratorScanRequest))]
+[JsonSerializable(typeof(CuratorReportInfo))]
+[JsonSerializable(typeof(CuratorStatusInfo))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext
 {
     private static AdminJsonContext? s_wire;

@@ -50,4 +50,5 @@ public sealed record VDiskStatsInfo(
 public sealed record ClientStatsInfo(string Protocol, string Client, long Requests, long Bytes, long Errors, LatencyInfo QueueTime, LatencyInfo ServiceTime);
 
 /// <summary>The body of <c>GET /v1/stats</c>; <see cref="TimestampMicros"/> is a monotonic clock for computing rates.</summary>
-public sealed record ApplianceStats(long TimestampMicros, int Outstanding, IReadOnlyList<VDiskStatsInfo> VDisks, IReadOnlyList<ClientStatsInfo> Clients);
+public sealed record ApplianceStats(long TimestampMicros, int Outstanding, IReadOnlyList<VDiskStatsInfo> VDisks, IReadOnlyList<ClientStatsInfo> Clients,
+    DataReductionInfo? DataReduction = null);

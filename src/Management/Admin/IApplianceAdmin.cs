@@ -67,6 +67,12 @@ public interface IApplianceAdmin
     /// <summary>Changes a vDisk's QoS policy at once, without a restart, and keeps it in the metadata store.</summary>
     VDiskQos SetVDiskQos(string name, VDiskQosRequest request);
 
-    /// <summary>Counters and latencies of every vDisk and every initiator or client.</summary>
+    /// <summary>Counters and latencies of every vDisk and every initiator or client, and data reduction.</summary>
     ApplianceStats GetStats();
+
+    /// <summary>Runs a Curator pass now (after the one in progress) and returns its report.</summary>
+    Task<CuratorReportInfo> RunCuratorScanAsync(bool scrub);
+
+    /// <summary>The Curator's pass in progress, if any, and its last report.</summary>
+    CuratorStatusInfo GetCuratorStatus();
 }

@@ -75,6 +75,15 @@ public sealed class AdminClient : IDisposable
     public Task<ApplianceStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Get, "v1/stats"), AdminJsonContext.Tolerant.ApplianceStats, cancellationToken);
 
+    public Task<CuratorReportInfo> RunCuratorScanAsync(bool scrub, CancellationToken cancellationToken = default) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/curator/scan")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new CuratorScanRequest(scrub), AdminJsonContext.Default.CuratorScanRequest),
+        }, AdminJsonContext.Tolerant.CuratorReportInfo, cancellationToken);
+
+    public Task<CuratorStatusInfo> GetCuratorStatusAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Get, "v1/curator"), AdminJsonContext.Tolerant.CuratorStatusInfo, cancellationToken);
+
     public void Dispose() => _http.Dispose();
 
     private async Task<T> SendAsync<T>(HttpRequestMessage request, JsonTypeInfo<T>? responseType, CancellationToken cancellationToken)

@@ -75,9 +75,29 @@ public static class VDiskCommands
             c.Env.Console.Write(StatsTable(first, second));
             c.Env.Out.WriteLine();
             c.Env.Console.Write(ClientTable(first, second));
+            if (second.DataReduction is { } reduction)
+            {
+                c.Env.Out.WriteLine();
+                c.Env.Console.Write(ReductionTable(reduction));
+            }
             return CliExitCode.Ok;
         }));
         return command;
+    }
+
+    /// <summary>Logical, stored and saved bytes per container, then per vDisk.</summary>
+    private static Table ReductionTable(DataReductionInfo r)
+    {
+        var table = new Table().Border(TableBorder.None);
+        foreach (string header in new[] { "DATA REDUCTION", "CONTAINER", "LOGICAL", "STORED", "SAVED", "RATIO", "EXTENTS" })
+            table.AddColumn(new TableColumn(header).Padding(0, 0, 3, 0));
+        foreach (var row in r.Containers.Concat(r.VDisks))
+        {
+            table.AddRow(Markup.Escape(row.VDisk is null ? "(container)" : row.VDisk), Markup.Escape(row.Container), ByteSize.Format(row.LogicalBytes),
+                ByteSize.Format(row.StoredBytes), ByteSize.Format(row.SavedBytes), row.Ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x",
+                row.VDisk is null ? row.Extents.ToString(CultureInfo.InvariantCulture) : "");
+        }
+        return table;
     }
 
     private static Command QosCommand(Context c)

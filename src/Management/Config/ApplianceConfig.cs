@@ -249,7 +249,7 @@ public sealed class ContainerConfig
     /// <summary>The order in which tiers receive new extent groups; no repeats, at least one tier the pool has.</summary>
     public List<StorageTier> TierPreference { get; set; } = [StorageTier.Ssd, StorageTier.Hdd];
 
-    // Data reduction (issue 7): parsed and validated; applied once the extent store integrates data reduction.
+    // Data reduction (issue 7): applied by the storage engine's drain and the Curator.
 
     /// <summary>Content-defined deduplication of the container's vDisks (each may override it).</summary>
     public bool Dedup { get; set; }

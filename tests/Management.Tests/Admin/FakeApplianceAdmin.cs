@@ -52,6 +52,29 @@ internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
     /// <summary>Every call returns 100 more reads on each vDisk, 10 ms apart on the clock, so rates are 10,000 IOPS.</summary>
     private long _statsCalls;
 
+    /// <summary>Curator passes the fake "ran"; each reports one reduced block per pass so far.</summary>
+    public int CuratorScans;
+
+    public Task<CuratorReportInfo> RunCuratorScanAsync(bool scrub)
+    {
+        lock (_lock)
+        {
+            Enter();
+            CuratorScans++;
+            return Task.FromResult(new CuratorReportInfo(DateTimeOffset.UnixEpoch, 0.5, scrub, CuratorScans, CuratorScans * 1048576L, 0, 0, 3, 12288, 1, 0, 0,
+                scrub ? 10 : 0, scrub ? 2 : 0, scrub ? ["corrupt extent 4096:00 (ChecksumMismatch), used by vDisk a at offset 0"] : []));
+        }
+    }
+
+    public CuratorStatusInfo GetCuratorStatus()
+    {
+        lock (_lock)
+        {
+            Enter();
+            return new CuratorStatusInfo(false, "idle", 0, 0, null);
+        }
+    }
+
     public ApplianceStats GetStats()
     {
         lock (_lock)

@@ -113,17 +113,20 @@ public class DataReductionConfigTests
     public void TheDefaultConfigFile_StillLoads_WithTheKeysDocumentedInIt()
     {
         string text = ConfigLoader.EmbeddedDefaultText;
-        Assert.That(text, Does.Contain("parsed; applied once the extent store integrates data reduction"));
-        foreach (string key in new[] { "dedup:", "dedup_chunk:", "compression:", "compression_level:", "data_contraction:", "post_process_delay:" })
+        Assert.That(text, Does.Contain("Data reduction, in the primary path: on here"));
+        Assert.That(text, Does.Contain("\n    dedup: true "), "the default container deduplicates");
+        Assert.That(text, Does.Contain("\n    compression: lz4 "), "and compresses with lz4");
+        foreach (string key in new[] { "dedup_chunk:", "compression_level:", "data_contraction:", "post_process_delay:" })
             Assert.That(text, Does.Contain("# " + key), key);
+        var defaults = Yaml.Load(text);
+        Assert.That((defaults.Containers[0].Dedup, defaults.Containers[0].Compression), Is.EqualTo((true, ContainerCompression.Lz4)));
 
         // The documented lines, uncommented, are a valid container.
-        string uncommented = text.Replace("    # dedup: false", "    dedup: false")
+        string uncommented = text
             .Replace("    # dedup_chunk:", "    dedup_chunk:")
-            .Replace("    # compression: none", "    compression: none")
             .Replace("    # data_contraction: inline", "    data_contraction: inline")
             .Replace("    # post_process_delay: 60s", "    post_process_delay: 60s");
         ContainerConfig k = Yaml.Load(uncommented).Containers[0];
-        Assert.That((k.Dedup, k.Compression, k.DataContraction), Is.EqualTo((false, ContainerCompression.None, DataContraction.Inline)));
+        Assert.That((k.Dedup, k.Compression, k.DataContraction), Is.EqualTo((true, ContainerCompression.Lz4, DataContraction.Inline)));
     }
 }
