@@ -174,6 +174,7 @@ public sealed partial class StorageEngine
     {
         if (pass.Work is null)
         {
+            Checkpoint(); // the vDisk map then lists every block applied so far
             pass.Work = new List<(EngineVDisk, long)>();
             foreach (var v in _byId.Values)
             {
@@ -337,6 +338,7 @@ public sealed partial class StorageEngine
     {
         if (pass.Work is null)
         {
+            Checkpoint();
             pass.Work = new List<(EngineVDisk, long)>();
             foreach (var v in _byId.Values.Where(v => !v.Deleted))
                 foreach (var b in Metadata.Blocks(v.Id))

@@ -121,7 +121,7 @@ public sealed class ApplianceProcess : IDisposable
     }
 
     /// <summary>A config with one container, one vDisk per (name, size) and one target exporting them as LUNs 0..n.</summary>
-    public static string SimpleConfig(string vdiskSize = "1GiB", string? targetExtra = null, string? iscsiExtra = null, bool writeCache = true, int vdisks = 1)
+    public static string SimpleConfig(string vdiskSize = "1GiB", string? targetExtra = null, string? iscsiExtra = null, bool writeCache = true, int vdisks = 1, string? containerExtra = null)
     {
         var sb = new StringBuilder();
         sb.AppendLine("appliance:\n  name: test-appliance");
@@ -129,6 +129,8 @@ public sealed class ApplianceProcess : IDisposable
         if (iscsiExtra is not null)
             sb.AppendLine(iscsiExtra);
         sb.AppendLine("containers:\n  - name: default");
+        if (containerExtra is not null)
+            sb.AppendLine(containerExtra);
         sb.AppendLine("vdisks:");
         for (int i = 0; i < vdisks; i++)
             sb.AppendLine($"  - name: disk{i}\n    container: default\n    size: {vdiskSize}\n    write_cache: {(writeCache ? "true" : "false")}");
