@@ -64,6 +64,13 @@ public sealed class DirectedVDisk : IVDisk
     public ValueTask<IoStatus> FlushAsync(IoContext context) =>
         Submit(IoKind.Flush, 0, default, IoFlags.None, 0, context);
 
+    /// <summary>A copy by reference moves no data: it passes straight through to the controller behind both handles.</summary>
+    public ValueTask<long> CopyByReferenceAsync(IVDisk source, long sourceOffset, long offset, long length, IoContext context) =>
+        _backing.CopyByReferenceAsync(source is DirectedVDisk d ? d.Backing : source, sourceOffset, offset, length, context);
+
+    public ValueTask<long> WriteSameByReferenceAsync(long offset, long length, ReadOnlyMemory<byte> pattern, IoContext context) =>
+        _backing.WriteSameByReferenceAsync(offset, length, pattern, context);
+
     /// <summary>An allocation query is metadata, not I/O: it passes straight through, uncounted.</summary>
     public ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context) =>
         _backing.GetAllocationAsync(offset, maxLength, context);

@@ -44,6 +44,21 @@ public interface IVDisk
     /// </summary>
     /// <remarks>OutOfRange when <paramref name="offset"/> is not inside the vDisk or <paramref name="maxLength"/> is not positive.</remarks>
     ValueTask<AllocationRun> GetAllocationAsync(long offset, long maxLength, IoContext context);
+
+    /// <summary>
+    /// Data reduction's fast path for EXTENDED COPY: makes whole blocks from <paramref name="offset"/> refer to the
+    /// extents <paramref name="source"/> already stores for the range at <paramref name="sourceOffset"/>, instead of
+    /// moving the data. Returns how many bytes from the start were done this way, durably (0: none; the caller
+    /// copies the rest as data). The default does nothing.
+    /// </summary>
+    ValueTask<long> CopyByReferenceAsync(IVDisk source, long sourceOffset, long offset, long length, IoContext context) => new(0L);
+
+    /// <summary>
+    /// Data reduction's fast path for WRITE SAME: stores one block of <paramref name="pattern"/> repeated once and
+    /// makes whole blocks from <paramref name="offset"/> refer to it. Returns the bytes done from the start, durably
+    /// (0: none; the caller writes the rest). The default does nothing.
+    /// </summary>
+    ValueTask<long> WriteSameByReferenceAsync(long offset, long length, ReadOnlyMemory<byte> pattern, IoContext context) => new(0L);
 }
 
 /// <summary>

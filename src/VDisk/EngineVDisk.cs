@@ -197,6 +197,26 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         return Acknowledge(entry, flags);
     }
 
+    public ValueTask<long> CopyByReferenceAsync(IVDisk source, long sourceOffset, long offset, long length, IoContext context)
+    {
+        if (Deleted || source is not EngineVDisk src || src.Deleted || Dedup is null || !ReferenceEquals(src.Dedup, Dedup) || !SharesExtents || !src.SharesExtents)
+            return new ValueTask<long>(0L);
+        if (((offset | sourceOffset) & (BlockSize - 1)) != 0 || length < BlockSize || offset < 0 || sourceOffset < 0
+            || offset + length > CapacityBytes || sourceOffset + length > src.CapacityBytes)
+            return new ValueTask<long>(0L);
+        if (ReferenceEquals(src, this) && offset < sourceOffset + length && sourceOffset < offset + length)
+            return new ValueTask<long>(0L); // overlapping ranges of one vDisk: leave it to the ordinary copy
+        return new ValueTask<long>(_engine.ReferenceBlocksAsync(src, sourceOffset >> BlockShift, this, offset >> BlockShift, length >> BlockShift, default));
+    }
+
+    public ValueTask<long> WriteSameByReferenceAsync(long offset, long length, ReadOnlyMemory<byte> pattern, IoContext context)
+    {
+        if (Deleted || Dedup is null || !SharesExtents || (offset & (BlockSize - 1)) != 0 || length < BlockSize || offset < 0 || offset + length > CapacityBytes
+            || pattern.IsEmpty || BlockSize % pattern.Length != 0 || !pattern.Span.ContainsAnyExcept((byte)0))
+            return new ValueTask<long>(0L);
+        return new ValueTask<long>(_engine.ReferenceBlocksAsync(null, 0, this, offset >> BlockShift, length >> BlockShift, pattern));
+    }
+
     public ValueTask<IoStatus> FlushAsync(IoContext context)
     {
         var durable = _engine.Journal.WaitDurableAsync(_engine.Journal.LastSequence);

@@ -68,10 +68,13 @@ public sealed class ExtendedCopyTests
         return list;
     }
 
-    [Test]
-    public void OneGibibyte_BetweenTwoLuns_IsIdentical()
+    /// <param name="dedup">In a deduplicating container whole blocks are copied as references: nothing new is stored.</param>
+    [TestCase(false)]
+    [TestCase(true)]
+    public void OneGibibyte_BetweenTwoLuns_IsIdentical(bool dedup)
     {
-        using var appliance = ApplianceProcess.Start(ApplianceProcess.SimpleConfig("1GiB", vdisks: 2));
+        using var appliance = ApplianceProcess.Start(ApplianceProcess.SimpleConfig("1GiB", vdisks: 2,
+            containerExtra: dedup ? "    dedup: true\n    compression: lz4" : null));
         // Fill LUN 0 with data that differs in every 4 KiB (a copy from a wrong offset would not compare equal).
         string source = Path.Combine(appliance.WorkDir, "source.raw");
         using (var file = File.Create(source))
@@ -91,6 +94,14 @@ public sealed class ExtendedCopyTests
         File.Delete(source);
         var differ = Client.Run("qemu-img", ["compare", "-f", "raw", "-F", "raw", appliance.Url(lun: 0), appliance.Url(lun: 1)], TimeSpan.FromMinutes(5));
         Assert.That(differ.ExitCode, Is.EqualTo(1), "before the copy the LUNs differ: " + differ.All);
+
+        long storedBefore = 0;
+        if (dedup)
+        {
+            // Blocks qemu-img wrote in parts are reduced now, so every source block can be copied by reference.
+            Assert.That(appliance.Cli("curator", "scan", "--no-scrub").ExitCode, Is.Zero);
+            storedBefore = StoredBytes(appliance);
+        }
 
         using var raw = new RawInitiator(appliance.IscsiPort);
         Assert.That(raw.Login("iqn.2026-11.test:xcopy", ApplianceProcess.DefaultTarget), Is.EqualTo(0));
@@ -124,5 +135,19 @@ public sealed class ExtendedCopyTests
         var compare = Client.Run("qemu-img", ["compare", "-f", "raw", "-F", "raw", appliance.Url(lun: 0), appliance.Url(lun: 1)], TimeSpan.FromMinutes(5));
         Assert.That(compare.ExitCode, Is.Zero, compare.All);
         Assert.That(compare.Stdout, Does.Contain("Images are identical"));
+        if (dedup)
+        {
+            long storedAfter = StoredBytes(appliance);
+            TestContext.Out.WriteLine($"stored before the copy {storedBefore}, after {storedAfter}");
+            Assert.That(storedAfter, Is.LessThan(storedBefore + (8 << 20)), "the copy became reference counts, not data");
+        }
+    }
+
+    private static long StoredBytes(ApplianceProcess appliance)
+    {
+        var r = appliance.Cli("stats", "--json", "--interval", "0");
+        Assert.That(r.ExitCode, Is.Zero, r.All);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        return doc.RootElement.GetProperty("dataReduction").GetProperty("containers")[0].GetProperty("storedBytes").GetInt64();
     }
 }

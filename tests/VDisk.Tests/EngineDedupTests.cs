@@ -270,6 +270,49 @@ public sealed class EngineDedupTests
         Assert.That(h.Meta.DedupExtents().Single(r => r.ExtentId.AsSpan().SequenceEqual(x.ExtentId)).RefCount, Is.EqualTo(x.RefCount));
     }
 
+    [Test]
+    public void A_copy_by_reference_shares_the_source_extents_and_stores_nothing_new()
+    {
+        using var h = new EngineHarness(reduction: Inline());
+        var data = ImageLike(6 * B, 30);
+        WriteTo(h, "v", 0, data);
+        WriteTo(h, "w", 0, ImageLike(2 * B, 31)); // to be replaced
+        h.Drain();
+        long stored = Container(h).StoredBytes;
+        var w = h.Engine.Open("w")!;
+        long done = w.CopyByReferenceAsync(h.V, 2 * B, 0, 4 * B + 100, EngineHarness.Ctx).AsTask().Result;
+        Assert.That(done, Is.EqualTo(4L * B), "whole blocks only");
+        Assert.That(ReadFrom(h, "w", 0, 4 * B), Is.EqualTo(data.AsSpan(2 * B, 4 * B).ToArray()));
+        Assert.That(h.Meta.Blocks(w.Id).Count(b => b.IsDeduplicated), Is.EqualTo(4), "durable at once: in the committed vDisk map");
+        Curate(h);
+        Assert.That(Container(h).StoredBytes, Is.LessThanOrEqualTo(stored), "nothing new stored; w's old data collected");
+        h.Crash();
+        Assert.That(ReadFrom(h, "w", 0, 4 * B), Is.EqualTo(data.AsSpan(2 * B, 4 * B).ToArray()), "after a power cut");
+        // A block with a write still in the journal is not copied by reference.
+        WriteTo(h, "w", 4 * B + 10, [1, 2, 3]);
+        Assert.That(w.CopyByReferenceAsync(h.V, 0, 4 * B, B, EngineHarness.Ctx).AsTask().Result, Is.Zero);
+    }
+
+    [Test]
+    public void A_write_same_by_reference_stores_the_pattern_block_once()
+    {
+        using var h = new EngineHarness(reduction: Inline());
+        var pattern = EngineHarness.Pattern(512, 32);
+        long done = h.V.WriteSameByReferenceAsync(B, 8 * B, pattern, EngineHarness.Ctx).AsTask().Result;
+        Assert.That(done, Is.EqualTo(8L * B));
+        var expected = new byte[8 * B];
+        for (int at = 0; at < expected.Length; at += 512)
+            pattern.CopyTo(expected, at);
+        Assert.That(ReadFrom(h, "v", B, 8 * B), Is.EqualTo(expected));
+        var c = Container(h);
+        Assert.That(c.LogicalBytes, Is.EqualTo(8L * B));
+        Assert.That(c.StoredBytes, Is.LessThan(B), "one block's chunks, once");
+        Assert.That(h.V.WriteSameByReferenceAsync(100, 2 * B, pattern, EngineHarness.Ctx).AsTask().Result, Is.Zero, "not block-aligned");
+        Assert.That(h.V.WriteSameByReferenceAsync(0, 2 * B, new byte[512], EngineHarness.Ctx).AsTask().Result, Is.Zero, "zeros are deallocated instead");
+        h.Restart();
+        Assert.That(ReadFrom(h, "v", B, 8 * B), Is.EqualTo(expected));
+    }
+
     /// <summary>Blocks in slots, then a Curator pass cut by a power failure at every device step: nothing is lost.</summary>
     [TestCase(false)]
     [TestCase(true)]

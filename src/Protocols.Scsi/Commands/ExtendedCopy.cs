@@ -286,6 +286,15 @@ public sealed partial class LogicalUnit
                 int n = (int)Math.Min(CopyChunkBytes, copy.Bytes - done);
                 ulong from = copy.SourceLba + (ulong)(done / source.BlockSize);
                 ulong to = copy.DestinationLba + (ulong)(done / destination.BlockSize);
+                // Within a deduplicating container whole blocks are copied as references to what is stored.
+                long byReference = await CopyByReference(copy, from, to, n).ConfigureAwait(false);
+                if (byReference > 0 && copy.Record is not null)
+                    Interlocked.Add(ref copy.Record.BytesTransferred, byReference);
+                if (byReference >= n)
+                    continue;
+                from += (ulong)(byReference / source.BlockSize);
+                to += (ulong)(byReference / destination.BlockSize);
+                n -= (int)byReference;
                 var chunk = buffer.AsMemory(0, n);
 
                 var lease = await source.AcquireRange(from, (ulong)(n / source.BlockSize), exclusive: false).ConfigureAwait(false);
@@ -323,6 +332,30 @@ public sealed partial class LogicalUnit
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Bytes of the chunk done as a copy by reference (both ranges leased meanwhile), or 0.</summary>
+    private static async ValueTask<long> CopyByReference(SegmentCopy copy, ulong from, ulong to, int n)
+    {
+        var source = copy.Source;
+        var destination = copy.Destination;
+        var sourceLease = await source.AcquireRange(from, (ulong)(n / source.BlockSize), exclusive: false).ConfigureAwait(false);
+        try
+        {
+            var lease = await destination.AcquireRange(to, (ulong)(n / destination.BlockSize), exclusive: false).ConfigureAwait(false);
+            try
+            {
+                return await destination._vdisk.CopyByReferenceAsync(source._vdisk, (long)from * source.BlockSize, (long)to * destination.BlockSize, n, copy.Context).ConfigureAwait(false);
+            }
+            finally
+            {
+                destination._gate.Release(lease);
+            }
+        }
+        finally
+        {
+            source._gate.Release(sourceLease);
         }
     }
 

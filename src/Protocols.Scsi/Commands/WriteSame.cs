@@ -118,7 +118,9 @@ public sealed partial class LogicalUnit
                 for (int at = 0; at < chunk; at += BlockSize)
                     block.Span.CopyTo(fill[at..]);
             long offset = (long)(lba << BlockShift);
-            for (long done = 0; done < length; done += chunk)
+            // Within a deduplicating container whole blocks of the pattern become references to one stored copy.
+            long byReference = block.IsEmpty ? 0 : await _vdisk.WriteSameByReferenceAsync(offset, length, block, task.Nexus.IoContext).ConfigureAwait(false);
+            for (long done = byReference; done < length; done += chunk)
             {
                 int n = (int)Math.Min(chunk, length - done);
                 IoStatus status = await _vdisk.WriteAsync(offset + done, buffer.AsMemory(0, n), flags, task.Nexus.IoContext).ConfigureAwait(false);
