@@ -410,6 +410,15 @@ public sealed partial class ExtentStore : IDisposable
         {
             if (!_egroups.TryGetValue(s.EgroupId, out var g))
                 continue;
+            // Nothing refers to its data any more: give the space back to the file system now, not at reuse.
+            try
+            {
+                g.PunchData(s.Slot, 0, g.Layout.SlotSize);
+            }
+            catch (IOException)
+            {
+                // A disk that cannot punch (or is failing) keeps the bytes until the slot is reused.
+            }
             g.MarkFree(s.Slot);
             var c = _containers[g.Record.ContainerId];
             lock (_space)

@@ -373,12 +373,12 @@ public sealed partial class StorageEngine
     }
 
     /// <summary>
-    /// Data reduction as the journal drains (issue 7). A deduplicated block is rebuilt with its changes and chunked
-    /// again (its unchanged chunks are found already stored), or, in a post-process container, becomes an ordinary
-    /// slot again until the Curator reduces it. A slot block or a new one is reduced inline only when this round
-    /// rewrites all of it (sequential and whole-block writes: clones, copies, image uploads); partial writes go to a
-    /// slot, cheap to update in place, and the Curator reduces the block once it has been quiet for the container's
-    /// post-process delay. False when the block is left to <see cref="ApplyToSlot"/>. The block's stripe is held.
+    /// Data reduction as the journal drains (issue 7). A block is reduced inline only when this round rewrites all of
+    /// it (sequential and whole-block writes: clones, copies, image uploads). Partial writes go to a slot, cheap to
+    /// update in place: a deduplicated block they touch becomes an ordinary slot again with its whole content (once;
+    /// re-chunking a whole block for every few random writes cost 4x the CPU per byte in fio), and the Curator
+    /// reduces the block again once it has been quiet for the container's post-process delay. False when the block
+    /// is left to <see cref="ApplyToSlot"/>. The block's stripe is held.
     /// </summary>
     private bool ApplyReduced(EngineVDisk v, long block, BlockChange[] changes, MetadataBatch batch, out SlotRef newLocation)
     {
@@ -387,9 +387,9 @@ public sealed partial class StorageEngine
         if (store is null)
             return false;
         var (loc, chunks) = v.EnsureExtents(block);
-        bool reduce = v.Reduce && store.Spec.Inline;
         bool covered = Covers(changes, v.BlockSize);
-        if (chunks is null && !(reduce && covered))
+        bool reduce = v.Reduce && store.Spec.Inline && covered;
+        if (chunks is null && !reduce)
             return false;
 
         var buffer = ArrayPool<byte>.Shared.Rent(v.BlockSize);
@@ -419,7 +419,7 @@ public sealed partial class StorageEngine
                 return true;
             }
 
-            // Post-process: the block goes back to a slot with its whole content; the Curator reduces it later.
+            // The block goes back to a slot with its whole content; the Curator reduces it later.
             store.Release(chunks!);
             v.Publish(block, SlotRef.None, null);
             var slices = SliceChanges(buffer, v.BlockSize);
