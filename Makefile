@@ -3,6 +3,7 @@
 #   make test   install what the tests need, build, run every test; ends with "N passed, N failed"
 #   make build  produce out/appliance
 #   make bench  the appliance against tgtd (iSCSI) and ganesha (NFS) in one run; QUICK=1 for a smoke run (bench/run.py)
+#   make bench-dedup  data reduction on cloned VM images against restic, and fio with reduction on/off (bench/dedup.py)
 
 DOTNET ?= dotnet
 CONFIGURATION ?= Release
@@ -35,3 +36,8 @@ bench:
 clean:
 	rm -rf $(OUT) TestResults
 	$(DOTNET) clean StorageAppliance.sln -v quiet --nologo
+
+# Data reduction: cloned Debian images through iSCSI against restic, fio with dedup on and off; QUICK=1 for a smoke run.
+.PHONY: bench-dedup
+bench-dedup:
+	QUICK=$(QUICK) python3 bench/dedup.py

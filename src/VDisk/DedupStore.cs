@@ -140,23 +140,42 @@ internal sealed class DedupStore
     /// that vDisk and block, so its chunks are compressed but never shared.
     /// </summary>
     /// <exception cref="IOException">No room for a pack, or its disk failed: nothing changed.</exception>
-    public ExtentId[] Store(ReadOnlySpan<byte> content, long privateTo, long block, MetadataBatch batch)
+    public ExtentId[] Store(ReadOnlySpan<byte> content, long privateTo, long block, MetadataBatch batch) =>
+        Store(content, ChunkAndHash(content, privateTo, block), batch);
+
+    /// <summary>
+    /// The chunks of a block's content and their ids, none when it is all zeros: the costly part of a store (Rabin
+    /// and SHA-1), with no state, so the drainer runs it for several blocks at once on the thread pool.
+    /// </summary>
+    public ExtentId[] ChunkAndHash(ReadOnlySpan<byte> content, long privateTo, long block)
     {
         if (!content.ContainsAnyExcept((byte)0))
             return [];
         var ids = new List<ExtentId>(content.Length / _chunker.Options.Average + 2);
+        using var salted = privateTo == 0 ? null : System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA1);
+        int pos = 0;
+        while (pos < content.Length)
+        {
+            int n = _chunker.NextChunkLength(content[pos..]);
+            var data = content.Slice(pos, n);
+            ids.Add(salted is null ? ExtentId.Compute(data) : SaltedId(salted, data, privateTo, block, pos));
+            pos += n;
+        }
+        return ids.ToArray();
+    }
+
+    /// <summary>Stores the chunks <paramref name="ids"/> (from <see cref="ChunkAndHash"/>) of <paramref name="content"/> not yet known, and counts a reference to each.</summary>
+    /// <exception cref="IOException">No room for a pack, or its disk failed: nothing changed.</exception>
+    public ExtentId[] Store(ReadOnlySpan<byte> content, ExtentId[] ids, MetadataBatch batch)
+    {
         _undo.Clear();
         try
         {
             int pos = 0;
-            while (pos < content.Length)
+            foreach (var id in ids)
             {
-                int n = _chunker.NextChunkLength(content[pos..]);
-                var data = content.Slice(pos, n);
-                var id = privateTo == 0 ? ExtentId.Compute(data) : SaltedId(data, privateTo, block, pos);
-                AddReference(id, data, batch);
-                ids.Add(id);
-                pos += n;
+                AddReference(id, content.Slice(pos, id.Size), batch);
+                pos += id.Size;
             }
             FlushStaging();
         }
@@ -165,21 +184,19 @@ internal sealed class DedupStore
             Undo();
             throw;
         }
-        return ids.ToArray();
+        return ids;
     }
 
-    private readonly System.Security.Cryptography.IncrementalHash _salted = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA1);
-
-    private ExtentId SaltedId(ReadOnlySpan<byte> data, long vdisk, long block, int offset)
+    private static ExtentId SaltedId(System.Security.Cryptography.IncrementalHash salted, ReadOnlySpan<byte> data, long vdisk, long block, int offset)
     {
         Span<byte> salt = stackalloc byte[20];
         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(salt, vdisk);
         System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(salt[8..], block);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(salt[16..], offset);
-        _salted.AppendData(salt);
-        _salted.AppendData(data);
+        salted.AppendData(salt);
+        salted.AppendData(data);
         Span<byte> hash = stackalloc byte[ExtentId.HashSize];
-        _salted.GetHashAndReset(hash);
+        salted.GetHashAndReset(hash);
         return ExtentId.FromHash(hash, data.Length);
     }
 

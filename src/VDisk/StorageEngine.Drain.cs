@@ -121,6 +121,68 @@ public sealed partial class StorageEngine
         public EngineVDisk VDisk { get; } = vdisk;
         public long Block { get; } = block;
         public JournalEntry[] Entries { get; } = entries;
+
+        /// <summary>For a block this round rewrites whole and reduces inline: its new content (pooled) and chunk ids, made ahead.</summary>
+        public byte[]? Content;
+        public ExtentId[]? Ids;
+    }
+
+    /// <summary>Blocks whose content is chunked and hashed together, in parallel, ahead of their (serial) apply.</summary>
+    private const int PrepareBatch = 16;
+
+    /// <summary>
+    /// For the blocks of <paramref name="batch"/> that will be reduced inline (rewritten whole this round), builds
+    /// their content and runs the chunking and SHA-1, the costly part of a reduction, on every core at once; the
+    /// apply that follows only looks the chunks up and stores the new ones.
+    /// </summary>
+    private static void Prepare(List<BlockWork> batch)
+    {
+        var reduce = new List<BlockWork>();
+        foreach (var w in batch)
+        {
+            var v = w.VDisk;
+            if (v.Dedup is { Spec.Inline: true } && v.Reduce && Covers(Changes(w), v.BlockSize))
+                reduce.Add(w);
+        }
+        if (reduce.Count == 0)
+            return;
+        void One(BlockWork w)
+        {
+            var v = w.VDisk;
+            var content = ArrayPool<byte>.Shared.Rent(v.BlockSize);
+            var span = content.AsSpan(0, v.BlockSize);
+            span.Clear();
+            foreach (var c in Changes(w))
+            {
+                if (c.Unmap)
+                    span.Slice(c.Offset, c.Length).Clear();
+                else
+                    c.Data.Span.CopyTo(span[c.Offset..]);
+            }
+            w.Ids = v.Dedup!.ChunkAndHash(span, v.SharesExtents ? 0 : v.Id, w.Block);
+            w.Content = content;
+        }
+        if (reduce.Count == 1)
+            One(reduce[0]);
+        else
+            Parallel.ForEach(reduce, One);
+    }
+
+    /// <summary>A block's records as changes relative to the block, in sequence order.</summary>
+    private static BlockChange[] Changes(BlockWork w)
+    {
+        var v = w.VDisk;
+        long blockStart = w.Block << v.BlockShift;
+        var changes = new BlockChange[w.Entries.Length];
+        for (int i = 0; i < w.Entries.Length; i++)
+        {
+            var e = w.Entries[i];
+            long from = Math.Max(blockStart, e.Offset);
+            long to = Math.Min(blockStart + v.BlockSize, e.End);
+            bool unmap = e.Type == JournalRecordType.Unmap;
+            changes[i] = new BlockChange((int)(from - blockStart), (int)(to - from), unmap ? default : e.DataMemory.Slice((int)(from - e.Offset), (int)(to - from)), unmap);
+        }
+        return changes;
     }
 
     /// <summary>An apply round followed by a checkpoint (tests and shutdown); returns the checkpointed sequence.</summary>
@@ -170,8 +232,11 @@ public sealed partial class StorageEngine
 
         var newLocations = new Dictionary<EngineVDisk, Dictionary<long, SlotRef>>();
         long stuck = long.MaxValue;
-        foreach (var w in work)
+        for (int i = 0; i < work.Count; i++)
         {
+            var w = work[i];
+            if (i % PrepareBatch == 0)
+                Prepare(work.GetRange(i, Math.Min(PrepareBatch, work.Count - i)));
             try
             {
                 if (ApplyBlock(w, _checkpointBatch, out var newLocation))
@@ -185,6 +250,7 @@ public sealed partial class StorageEngine
             {
                 // No room, or no healthy disk, for this block now: its records stay in the journal and in
                 // memory (reads still see them) and the drain point stops before the first of them.
+                ReturnPrepared(w);
                 stuck = Math.Min(stuck, w.Entries[0].Sequence);
                 long now = Environment.TickCount64;
                 if (now - _lastStuckLog > 10_000)
@@ -288,24 +354,36 @@ public sealed partial class StorageEngine
     private bool ApplyBlock(BlockWork w, MetadataBatch batch, out SlotRef newLocation)
     {
         var v = w.VDisk;
-        long blockStart = w.Block << v.BlockShift;
-        var changes = new BlockChange[w.Entries.Length];
-        bool anyWrite = false;
-        for (int i = 0; i < w.Entries.Length; i++)
-        {
-            var e = w.Entries[i];
-            long from = Math.Max(blockStart, e.Offset);
-            long to = Math.Min(blockStart + v.BlockSize, e.End);
-            bool unmap = e.Type == JournalRecordType.Unmap;
-            anyWrite |= !unmap;
-            changes[i] = new BlockChange((int)(from - blockStart), (int)(to - from), unmap ? default : e.DataMemory.Slice((int)(from - e.Offset), (int)(to - from)), unmap);
-        }
         lock (v.StripeOf(w.Block))
         {
+            if (w.Content is { } content)
+            {
+                // Rewritten whole and chunked ahead (see Prepare): store it.
+                var (loc, chunks) = v.EnsureExtents(w.Block);
+                try
+                {
+                    ReduceBlock(v, w.Block, content.AsSpan(0, v.BlockSize), w.Ids!, loc, chunks, batch);
+                }
+                finally
+                {
+                    ReturnPrepared(w);
+                }
+                newLocation = SlotRef.None;
+                return true;
+            }
+            var changes = Changes(w);
             if (ApplyReduced(v, w.Block, changes, batch, out newLocation))
                 return true;
-            return ApplyToSlot(v, w.Block, changes, anyWrite, batch, out newLocation);
+            return ApplyToSlot(v, w.Block, changes, changes.Any(c => !c.Unmap), batch, out newLocation);
         }
+    }
+
+    private static void ReturnPrepared(BlockWork w)
+    {
+        if (w.Content is { } content)
+            ArrayPool<byte>.Shared.Return(content);
+        w.Content = null;
+        w.Ids = null;
     }
 
     /// <summary>Applies changes to the block's slot, allocating one for a new block (the block's stripe is held).</summary>
@@ -442,10 +520,13 @@ public sealed partial class StorageEngine
     /// before (a slot, freed after the row that named it, or chunks). All zeros: the block keeps no data at all.
     /// </summary>
     /// <exception cref="IOException">No room or a failed disk: nothing changed.</exception>
-    internal void ReduceBlock(EngineVDisk v, long block, ReadOnlySpan<byte> content, SlotRef oldSlot, ExtentId[]? oldChunks, MetadataBatch batch)
+    internal void ReduceBlock(EngineVDisk v, long block, ReadOnlySpan<byte> content, SlotRef oldSlot, ExtentId[]? oldChunks, MetadataBatch batch) =>
+        ReduceBlock(v, block, content, v.Dedup!.ChunkAndHash(content, v.SharesExtents ? 0 : v.Id, block), oldSlot, oldChunks, batch);
+
+    private void ReduceBlock(EngineVDisk v, long block, ReadOnlySpan<byte> content, ExtentId[] chunked, SlotRef oldSlot, ExtentId[]? oldChunks, MetadataBatch batch)
     {
         var store = v.Dedup!;
-        var ids = store.Store(content, v.SharesExtents ? 0 : v.Id, block, batch);
+        var ids = store.Store(content, chunked, batch);
         if (oldChunks is not null)
             store.Release(oldChunks);
         v.Publish(block, SlotRef.None, ids.Length == 0 ? null : ids);
