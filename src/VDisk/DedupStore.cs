@@ -210,7 +210,6 @@ internal sealed class DedupStore
                     _packs[known.Pack].LiveBytes += known.StoredLength;
                 _dirty.Add(id);
                 _undo.Add((id, false));
-                Reused += id.Size;
                 return;
             }
         }
@@ -343,9 +342,6 @@ internal sealed class DedupStore
         }
         return true;
     }
-
-    /// <summary>Logical bytes found already stored since start (statistics).</summary>
-    public long Reused { get; private set; }
 
     // ---------------------------------------------------------------- read (any thread)
 
@@ -654,12 +650,6 @@ internal sealed class DedupStore
             _dirty.Add(id);
             return true;
         }
-    }
-
-    public bool Contains(ExtentId id)
-    {
-        lock (_lock)
-            return _chunks.ContainsKey(id);
     }
 
     /// <summary>(stored bytes of referenced chunks, stored bytes of every chunk, pack slots).</summary>

@@ -48,7 +48,7 @@ public sealed partial class StorageEngine
         public bool Scrub { get; } = scrub;
         public bool Urgent { get; } = urgent;
         public DateTimeOffset Started { get; } = DateTimeOffset.UtcNow;
-        public TaskCompletionSource<CuratorReport> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<CuratorReport> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int Phase;
         public List<(EngineVDisk VDisk, long Block)>? Work;
         public int Next;
@@ -65,7 +65,7 @@ public sealed partial class StorageEngine
         public int BlocksVerified;
         public List<string> Problems { get; } = new();
         public volatile string PhaseName = "starting";
-        public long Done_;
+        public long Progress;
         public long Total;
     }
 
@@ -83,7 +83,7 @@ public sealed partial class StorageEngine
             var p = _curatorPass;
             return p is null
                 ? new CuratorProgress(false, "idle", 0, 0, _lastCuratorReport)
-                : new CuratorProgress(true, p.PhaseName, Interlocked.Read(ref p.Done_), Interlocked.Read(ref p.Total), _lastCuratorReport);
+                : new CuratorProgress(true, p.PhaseName, Interlocked.Read(ref p.Progress), Interlocked.Read(ref p.Total), _lastCuratorReport);
         }
     }
 
@@ -93,7 +93,7 @@ public sealed partial class StorageEngine
         var pass = new CuratorPass(scrub, urgent: true);
         _jobs.Enqueue(() => CuratorStep(pass));
         _drainSignal.Set();
-        return pass.Done.Task;
+        return pass.Completion.Task;
     }
 
     /// <summary>Starts a background pass when one is due (called by the drain loop).</summary>
@@ -149,14 +149,14 @@ public sealed partial class StorageEngine
             EngineLog.CuratorPass(_log, report.BlocksReduced, report.ExtentsCollected, report.BytesCollected, report.PacksCompacted, report.Problems.Count);
             foreach (var problem in report.Problems)
                 EngineLog.CuratorProblem(_log, problem);
-            pass.Done.TrySetResult(report);
+            pass.Completion.TrySetResult(report);
             return true;
         }
         catch (Exception e)
         {
             _curatorPass = null;
             EngineLog.CuratorFailed(_log, e.Message, e);
-            pass.Done.TrySetException(e);
+            pass.Completion.TrySetException(e);
             return true;
         }
     }
@@ -165,7 +165,7 @@ public sealed partial class StorageEngine
     {
         pass.PhaseName = name;
         Interlocked.Exchange(ref pass.Total, total);
-        Interlocked.Exchange(ref pass.Done_, 0);
+        Interlocked.Exchange(ref pass.Progress, 0);
     }
 
     // ---------------------------------------------------------------- 1. post-process reduction
@@ -193,7 +193,7 @@ public sealed partial class StorageEngine
             while (pass.Next < pass.Work.Count && budget-- > 0)
             {
                 var (v, block) = pass.Work[pass.Next++];
-                Interlocked.Increment(ref pass.Done_);
+                Interlocked.Increment(ref pass.Progress);
                 if (v.Deleted)
                     continue;
                 long delay = (long)v.Dedup!.Spec.PostProcessDelay.TotalMilliseconds;
@@ -281,7 +281,7 @@ public sealed partial class StorageEngine
             }
             foreach (var (id, refs) in map)
                 pass.Problems.Add($"extent {id} is listed by {refs} block(s) of container {_containers.Values.FirstOrDefault(c => c.Id == cid)?.Name} but is not stored: those blocks cannot be read");
-            Interlocked.Increment(ref pass.Done_);
+            Interlocked.Increment(ref pass.Progress);
         }
         foreach (var x in Metadata.Extents())
         {
@@ -309,7 +309,7 @@ public sealed partial class StorageEngine
             pass.ExtentsCollected += chunks;
             pass.BytesCollected += bytes;
             pass.PacksFreed += packs;
-            Interlocked.Increment(ref pass.Done_);
+            Interlocked.Increment(ref pass.Progress);
         }
         return true;
     }
@@ -327,7 +327,7 @@ public sealed partial class StorageEngine
             if (packs > 0)
                 return false; // more next step
             pass.Next++;
-            Interlocked.Increment(ref pass.Done_);
+            Interlocked.Increment(ref pass.Progress);
         }
         return true;
     }
@@ -353,7 +353,7 @@ public sealed partial class StorageEngine
             while (pass.Next < pass.Work.Count && budget-- > 0)
             {
                 var (v, block) = pass.Work[pass.Next++];
-                Interlocked.Increment(ref pass.Done_);
+                Interlocked.Increment(ref pass.Progress);
                 buffer ??= ArrayPool<byte>.Shared.Rent(v.BlockSize);
                 lock (v.StripeOf(block))
                 {
