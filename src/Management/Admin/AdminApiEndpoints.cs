@@ -87,7 +87,7 @@ internal sealed class AdminApiEndpoints(IApplianceAdmin admin, ILogger log)
 
     private async Task CuratorScanAsync(HttpContext context)
     {
-        CuratorScanRequest request = context.Request.ContentLength is null or 0
+        CuratorScanRequest request = context.Request.ContentLength == 0
             ? new CuratorScanRequest()
             : await ReadAsync(context, AdminJsonContext.Default.CuratorScanRequest).ConfigureAwait(false);
         CuratorReportInfo report = await admin.RunCuratorScanAsync(request.Scrub).ConfigureAwait(false);

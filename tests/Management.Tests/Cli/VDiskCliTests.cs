@@ -50,7 +50,7 @@ public class VDiskCliTests
             GetVariable = name => variables is not null && variables.TryGetValue(name, out string? v) ? v : null,
             Console = console,
         };
-        var root = new RootCommand("test") { VDiskCommands.Create(env), VDiskCommands.CreateStats(env) };
+        var root = new RootCommand("test") { VDiskCommands.Create(env), VDiskCommands.CreateStats(env), CuratorCommands.Create(env) };
         int exit = await CliRunner.InvokeAsync(root, args, env);
         return new Result(exit, stdout.ToString(), stderr.ToString());
     }
@@ -411,6 +411,23 @@ public class VDiskCliTests
         Assert.That(System.Text.RegularExpressions.Regex.Split(row.Trim(), @"\s{2,}"),
             Is.EqualTo(new[] { "disk0", "high", "1", "10000", ByteSize.Format(40960000) + "/s", "2", "4", "40us/120us", "40us/120us", "0" }));
         Assert.That(r.Out, Does.Contain("iqn.2026-12.test:client"));
+    }
+
+    [Test]
+    public async Task CuratorScan_PrintsWhatThePassFoundAndFixed_AndExitsNonZeroOnAProblem()
+    {
+        Result r = await RunAsync(["curator", "scan", "--socket", Socket]);
+
+        Assert.That(r.Exit, Is.EqualTo(1), "the fake's scrub reports a corrupt extent: " + r.Err);
+        Assert.That(r.Out, Does.Match(@"blocks reduced \(post-process\)\s+1 \(1 MiB\)"));
+        Assert.That(r.Out, Does.Match(@"unreferenced extents collected\s+3 \(12 KiB\)"));
+        Assert.That(r.Out, Does.Contain("problem: corrupt extent 4096:00 (ChecksumMismatch), used by vDisk a at offset 0"));
+
+        Result clean = await RunAsync(["curator", "scan", "--no-scrub", "--json", "--socket", Socket]);
+        Assert.That(clean.Exit, Is.EqualTo(0), clean.Err + clean.Out);
+        JsonElement root = JsonDocument.Parse(clean.Out).RootElement;
+        Assert.That((root.GetProperty("scrubbed").GetBoolean(), root.GetProperty("blocksReduced").GetInt32(), root.GetProperty("problems").GetArrayLength()),
+            Is.EqualTo((false, 2, 0)), "the second pass, without scrub");
     }
 
     [Test]
