@@ -396,6 +396,26 @@ public sealed partial class StorageEngine
 
     // ---------------------------------------------------------------- statistics
 
+    /// <summary>
+    /// Every block of a vDisk that holds data, as it is now: the committed vDisk map, overridden by what the drainer
+    /// applied since the last checkpoint (statistics must not lag the data by a checkpoint interval).
+    /// </summary>
+    private IEnumerable<(SlotRef Slot, ExtentId[]? Chunks)> CurrentBlocks(EngineVDisk v)
+    {
+        var blocks = new Dictionary<long, (SlotRef, ExtentId[]?)>();
+        foreach (var b in Metadata.Blocks(v.Id))
+            blocks[b.Block] = b.Extents is { } ids ? (SlotRef.None, DedupStore.Deserialize(ids)) : (new SlotRef(b.EgroupId, b.Slot), null);
+        lock (v.Lock)
+        {
+            foreach (var (block, s) in v.Blocks)
+                if (s.LocationKnown)
+                    blocks[block] = (s.Location, s.Chunks);
+        }
+        foreach (var (slot, chunks) in blocks.Values)
+            if (chunks is not null || !slot.IsNone)
+                yield return (slot, chunks);
+    }
+
     /// <summary>Bytes of data a deduplicated block holds (chunks of zeros excluded).</summary>
     private static long LogicalBytes(DedupStore? store, ExtentId[] ids)
     {
@@ -423,11 +443,11 @@ public sealed partial class StorageEngine
             {
                 long logical = 0, stored = 0;
                 double share = 0;
-                foreach (var b in Metadata.Blocks(v.Id))
+                foreach (var (slot, chunks) in CurrentBlocks(v))
                 {
-                    if (b.Extents is { } bytes)
+                    if (chunks is not null)
                     {
-                        foreach (var id in DedupStore.Deserialize(bytes))
+                        foreach (var id in chunks)
                         {
                             if (!store.TryGetInfo(id, out int len, out long refs))
                                 continue;
@@ -438,7 +458,7 @@ public sealed partial class StorageEngine
                     }
                     else
                     {
-                        long written = Extents.WrittenBytes(new SlotRef(b.EgroupId, b.Slot));
+                        long written = Extents.WrittenBytes(slot);
                         logical += written;
                         stored += written;
                     }
