@@ -186,6 +186,7 @@ public sealed class ApplianceProcess : IDisposable
             appliance.WaitForPort(nfsPort, TimeSpan.FromSeconds(60));
             appliance.WaitForPort(mountPort, TimeSpan.FromSeconds(60));
         }
+        appliance.WaitForStarted(TimeSpan.FromSeconds(30));
         return appliance;
     }
 
@@ -216,6 +217,22 @@ public sealed class ApplianceProcess : IDisposable
             }
         }
         throw new TimeoutException($"the appliance did not listen on {port} within {timeout}:\n{Log}");
+    }
+
+    /// <summary>
+    /// Waits for the host's "started" line: the iSCSI portal listens before the last services (the admin API) are
+    /// up, and a Ctrl-C in between cancels the start. A test that stops the appliance right after a few writes must
+    /// not race that. Gives up quietly (the test goes on) if the line does not come.
+    /// </summary>
+    private void WaitForStarted(TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout && !_process.HasExited)
+        {
+            if (Log.Contains("] appliance ", StringComparison.Ordinal) && Log.Contains(" started (config ", StringComparison.Ordinal))
+                return;
+            Thread.Sleep(50);
+        }
     }
 
     /// <summary>Sends a signal (SIGINT for Ctrl-C, SIGKILL for a crash) and waits for the exit.</summary>

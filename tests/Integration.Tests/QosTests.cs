@@ -58,9 +58,10 @@ public sealed class QosTests
             .Replace("containers:\n  - name: default\n", "containers:\n  - name: default\n    qos: {iops: 600, iops_burst: 10}\n", StringComparison.Ordinal);
         Assert.That(config, Does.Contain("iops: 600"));
         using var appliance = ApplianceProcess.Start(config);
-        var both = new[] { 0, 1 }.Select(lun => Task.Run(() => FioReadIops(appliance, lun, seconds: 3))).ToArray();
-        double total = both.Sum(t => t.Result);
-        Assert.That(total, Is.LessThanOrEqualTo(600 * 1.3).And.GreaterThanOrEqualTo(600 * 0.5), $"fio measured {both[0].Result:0} + {both[1].Result:0} IOPS against a container limit of 600");
+        // Both LUNs in one fio process, so they run side by side throughout (two processes could start apart on a
+        // loaded machine and each get the whole limit for part of the time).
+        var (a, b) = Both(appliance);
+        Assert.That(a + b, Is.LessThanOrEqualTo(600 * 1.3).And.GreaterThanOrEqualTo(600 * 0.5), $"fio measured {a:0} + {b:0} IOPS against a container limit of 600");
     }
 
     [Test]
@@ -91,23 +92,24 @@ public sealed class QosTests
             Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
         }
 
-        // One fio process with a job per LUN, so that both start together and run side by side throughout.
-        static (double A, double B) Both(ApplianceProcess appliance)
+    }
+
+    // One fio process with a job per LUN, so that both start together and run side by side throughout.
+    private static (double A, double B) Both(ApplianceProcess appliance)
+    {
+        var args = new List<string> { "--ioengine=libiscsi", "--rw=randread", "--bs=4k", "--iodepth=16", "--size=64m", "--time_based",
+            "--runtime=3", "--ramp_time=1", "--output-format=json" };
+        foreach (int lun in new[] { 0, 1 })
         {
-            var args = new List<string> { "--ioengine=libiscsi", "--rw=randread", "--bs=4k", "--iodepth=16", "--size=64m", "--time_based",
-                "--runtime=3", "--ramp_time=1", "--output-format=json" };
-            foreach (int lun in new[] { 0, 1 })
-            {
-                args.Add($"--name=lun{lun}");
-                args.Add($"--filename={appliance.Url(lun: lun).Replace(":", "\\:", StringComparison.Ordinal)}");
-                args.Add($"--initiator=iqn.2026-12.test:qos{lun}");
-            }
-            var r = Client.Run(Paths.Fio, [.. args], TimeSpan.FromMinutes(2));
-            Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
-            using var doc = JsonDocument.Parse(r.Stdout[r.Stdout.IndexOf('{')..]);
-            var jobs = doc.RootElement.GetProperty("jobs");
-            return (jobs[0].GetProperty("read").GetProperty("iops").GetDouble(), jobs[1].GetProperty("read").GetProperty("iops").GetDouble());
+            args.Add($"--name=lun{lun}");
+            args.Add($"--filename={appliance.Url(lun: lun).Replace(":", "\\:", StringComparison.Ordinal)}");
+            args.Add($"--initiator=iqn.2026-12.test:qos{lun}");
         }
+        var r = Client.Run(Paths.Fio, [.. args], TimeSpan.FromMinutes(2));
+        Assert.That(r.ExitCode, Is.EqualTo(0), r.All);
+        using var doc = JsonDocument.Parse(r.Stdout[r.Stdout.IndexOf('{')..]);
+        var jobs = doc.RootElement.GetProperty("jobs");
+        return (jobs[0].GetProperty("read").GetProperty("iops").GetDouble(), jobs[1].GetProperty("read").GetProperty("iops").GetDouble());
     }
 
     private static double FioReadIops(ApplianceProcess appliance, int lun, int seconds, int depth = 8)
