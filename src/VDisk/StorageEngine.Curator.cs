@@ -63,6 +63,9 @@ public sealed partial class StorageEngine
         public long BytesMoved;
         public int ExtentsVerified;
         public int BlocksVerified;
+
+        /// <summary>Compaction steps left for the store being compacted: a pass compacts what was sparse when it got there, not what writes keep making sparse meanwhile.</summary>
+        public int CompactSteps = -1;
         public List<string> Problems { get; } = new();
         public volatile string PhaseName = "starting";
         public long Progress;
@@ -319,14 +322,19 @@ public sealed partial class StorageEngine
         if (pass.Next == 0)
             SetPhase(pass, "compacting extent groups", _reduction.Count);
         var stores = _reduction.Values.ToList();
+        int perStep = pass.Urgent ? 16 : 2;
         while (pass.Next < stores.Count)
         {
-            var (packs, moved) = stores[pass.Next].Compact(CompactThreshold, _checkpointBatch, pass.Urgent ? 16 : 2);
+            var store = stores[pass.Next];
+            if (pass.CompactSteps < 0)
+                pass.CompactSteps = store.Space().Packs / perStep + 1;
+            var (packs, moved) = pass.CompactSteps-- > 0 ? store.Compact(CompactThreshold, _checkpointBatch, perStep) : (0, 0L);
             pass.PacksCompacted += packs;
             pass.BytesMoved += moved;
             if (packs > 0)
                 return false; // more next step
             pass.Next++;
+            pass.CompactSteps = -1;
             Interlocked.Increment(ref pass.Progress);
         }
         return true;
