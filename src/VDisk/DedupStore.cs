@@ -623,11 +623,11 @@ internal sealed class DedupStore
         return (compacted, moved);
     }
 
-    /// <summary>A snapshot of every chunk (Curator scans, statistics, audits).</summary>
-    public List<(ExtentId Id, SlotRef Pack, int StoredLength, ExtentEncoding Encoding, long RefCount)> Snapshot()
+    /// <summary>Every chunk with its reference count, as of now (the Curator's audit).</summary>
+    public List<(ExtentId Id, long RefCount)> References()
     {
         lock (_lock)
-            return _chunks.Select(kv => (kv.Key, kv.Value.Pack, kv.Value.StoredLength, kv.Value.Encoding, kv.Value.RefCount)).ToList();
+            return _chunks.Select(kv => (kv.Key, kv.Value.RefCount)).ToList();
     }
 
     /// <summary>Sets a chunk's reference count to what the vDisk map says (the Curator's audit); false if unknown.</summary>
@@ -652,19 +652,22 @@ internal sealed class DedupStore
         }
     }
 
-    /// <summary>(stored bytes of referenced chunks, stored bytes of every chunk, pack slots).</summary>
-    public (long LiveStored, long AllStored, int Packs) Space()
+    /// <summary>(stored bytes of referenced chunks, referenced chunks, pack slots).</summary>
+    public (long LiveStored, int LiveChunks, int Packs) Space()
     {
         lock (_lock)
         {
-            long live = 0, all = 0;
+            long live = 0;
+            int chunks = 0;
             foreach (var c in _chunks.Values)
             {
-                all += c.StoredLength;
                 if (c.RefCount > 0)
+                {
                     live += c.StoredLength;
+                    chunks++;
+                }
             }
-            return (live, all, _packs.Count);
+            return (live, chunks, _packs.Count);
         }
     }
 

@@ -72,6 +72,9 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
     /// <summary>Its chunks are shared with every vDisk of the container (dedup on); else they are its own, only compressed.</summary>
     public bool SharesExtents { get; init; }
 
+    /// <summary>Whole-block writes are reduced as the journal drains (its container's data contraction is inline).</summary>
+    public bool ReducesInline => Reduce && Dedup is { Spec.Inline: true };
+
     public int BlockSize { get; }
 
     public int BlockShift { get; }
@@ -490,7 +493,6 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         while (true)
         {
             long epoch = Volatile.Read(ref _trimEpoch);
-            EnsureExtents(block);
             ExtentReadResult result = ExtentReadResult.Ok;
             int failedAt = -1;
             SlotRef loc;
@@ -498,13 +500,7 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
             {
                 // Under the stripe the block's extents cannot change (the drainer and the Curator change them
                 // holding it), and a slot it names cannot be freed and reused.
-                ExtentId[]? chunks;
-                lock (_lock)
-                {
-                    if (!_blocks.TryGetValue(block, out var st) || !st.LocationKnown)
-                        continue;
-                    (loc, chunks) = (st.Location, st.Chunks);
-                }
+                (loc, var chunks) = EnsureExtents(block);
                 if (chunks is not null)
                     result = Dedup!.ReadBlock(chunks, inBlock, dest, out failedAt);
                 else if (!loc.IsNone)

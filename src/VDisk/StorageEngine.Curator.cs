@@ -203,13 +203,7 @@ public sealed partial class StorageEngine
                 lock (v.StripeOf(block))
                 {
                     var (loc, chunks) = v.EnsureExtents(block);
-                    bool busy;
-                    lock (v.Lock)
-                    {
-                        var s = v.Blocks[block];
-                        busy = s.Pending is { Count: > 0 } || s.Reserved || (s.LastWriteTicks != 0 && Environment.TickCount64 - s.LastWriteTicks < delay);
-                    }
-                    if (busy || loc.IsNone || chunks is not null || Extents.IsOnFailedDisk(loc))
+                    if (Busy(v, block) || WrittenWithin(v, block, delay) || loc.IsNone || chunks is not null || Extents.IsOnFailedDisk(loc))
                         continue;
                     var content = buffer.AsSpan(0, v.BlockSize);
                     var r = Extents.Read(loc, 0, content, null, out int failedSlice);
@@ -272,7 +266,7 @@ public sealed partial class StorageEngine
         foreach (var (cid, store) in _reduction)
         {
             var map = counts[cid];
-            foreach (var (id, _, _, _, refs) in store.Snapshot())
+            foreach (var (id, refs) in store.References())
             {
                 long actual = map.GetValueOrDefault(id);
                 if (actual != refs)
@@ -475,8 +469,8 @@ public sealed partial class StorageEngine
                 cSlot += stored;
                 result.Add(new ReductionFigures(v.Name, c.Name, logical, stored + (long)share, 0));
             }
-            var (live, _, _) = store.Space();
-            result.Insert(at, new ReductionFigures(null, c.Name, cLogical, cSlot + live, store.Snapshot().Count(x => x.RefCount > 0)));
+            var (live, liveChunks, _) = store.Space();
+            result.Insert(at, new ReductionFigures(null, c.Name, cLogical, cSlot + live, liveChunks));
         }
         return result;
     }

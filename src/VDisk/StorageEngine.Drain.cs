@@ -122,6 +122,9 @@ public sealed partial class StorageEngine
         public long Block { get; } = block;
         public JournalEntry[] Entries { get; } = entries;
 
+        /// <summary>The records as changes relative to the block (made once: Prepare and the apply both need them).</summary>
+        public BlockChange[]? Changes;
+
         /// <summary>For a block this round rewrites whole and reduces inline: its new content (pooled) and chunk ids, made ahead.</summary>
         public byte[]? Content;
         public ExtentId[]? Ids;
@@ -141,7 +144,7 @@ public sealed partial class StorageEngine
         foreach (var w in batch)
         {
             var v = w.VDisk;
-            if (v.Dedup is { Spec.Inline: true } && v.Reduce && Covers(Changes(w), v.BlockSize))
+            if (v.ReducesInline && Covers(Changes(w), v.BlockSize))
                 reduce.Add(w);
         }
         if (reduce.Count == 0)
@@ -152,13 +155,7 @@ public sealed partial class StorageEngine
             var content = ArrayPool<byte>.Shared.Rent(v.BlockSize);
             var span = content.AsSpan(0, v.BlockSize);
             span.Clear();
-            foreach (var c in Changes(w))
-            {
-                if (c.Unmap)
-                    span.Slice(c.Offset, c.Length).Clear();
-                else
-                    c.Data.Span.CopyTo(span[c.Offset..]);
-            }
+            ApplyChanges(Changes(w), span);
             w.Ids = v.Dedup!.ChunkAndHash(span, v.SharesExtents ? 0 : v.Id, w.Block);
             w.Content = content;
         }
@@ -171,6 +168,8 @@ public sealed partial class StorageEngine
     /// <summary>A block's records as changes relative to the block, in sequence order.</summary>
     private static BlockChange[] Changes(BlockWork w)
     {
+        if (w.Changes is { } made)
+            return made;
         var v = w.VDisk;
         long blockStart = w.Block << v.BlockShift;
         var changes = new BlockChange[w.Entries.Length];
@@ -182,7 +181,19 @@ public sealed partial class StorageEngine
             bool unmap = e.Type == JournalRecordType.Unmap;
             changes[i] = new BlockChange((int)(from - blockStart), (int)(to - from), unmap ? default : e.DataMemory.Slice((int)(from - e.Offset), (int)(to - from)), unmap);
         }
-        return changes;
+        return w.Changes = changes;
+    }
+
+    /// <summary>Applies changes, in order, to a block's content in memory.</summary>
+    private static void ApplyChanges(ReadOnlySpan<BlockChange> changes, Span<byte> content)
+    {
+        foreach (var c in changes)
+        {
+            if (c.Unmap)
+                content.Slice(c.Offset, c.Length).Clear();
+            else
+                c.Data.Span.CopyTo(content[c.Offset..]);
+        }
     }
 
     /// <summary>An apply round followed by a checkpoint (tests and shutdown); returns the checkpointed sequence.</summary>
@@ -461,12 +472,13 @@ public sealed partial class StorageEngine
     private bool ApplyReduced(EngineVDisk v, long block, BlockChange[] changes, MetadataBatch batch, out SlotRef newLocation)
     {
         newLocation = SlotRef.None;
-        var store = v.Dedup;
-        if (store is null)
-            return false;
         var (loc, chunks) = v.EnsureExtents(block);
+        // Blocks of a vDisk that reduces nothing inline, never reduced before, are the plain path: no more work here.
+        if (chunks is null && !v.ReducesInline)
+            return false;
+        var store = v.Dedup!;
         bool covered = Covers(changes, v.BlockSize);
-        bool reduce = v.Reduce && store.Spec.Inline && covered;
+        bool reduce = v.ReducesInline && covered;
         if (chunks is null && !reduce)
             return false;
 
@@ -484,13 +496,7 @@ public sealed partial class StorageEngine
                 if (r != ExtentReadResult.Ok)
                     throw new IOException($"its deduplicated extent at block offset {failedAt} cannot be read ({r})");
             }
-            foreach (var c in changes)
-            {
-                if (c.Unmap)
-                    content.Slice(c.Offset, c.Length).Clear();
-                else
-                    c.Data.Span.CopyTo(content[c.Offset..]);
-            }
+            ApplyChanges(changes, content);
             if (reduce)
             {
                 ReduceBlock(v, block, content, loc, chunks, batch);

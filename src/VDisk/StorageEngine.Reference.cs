@@ -105,9 +105,17 @@ public sealed partial class StorageEngine
         }
     }
 
+    /// <summary>A write of the block waits in the journal (or holds a reservation for one).</summary>
     private static bool Busy(EngineVDisk v, long block)
     {
         lock (v.Lock)
             return v.Blocks.TryGetValue(block, out var s) && (s.Pending is { Count: > 0 } || s.Reserved);
+    }
+
+    /// <summary>The block was written less than <paramref name="milliseconds"/> ago (since start).</summary>
+    private static bool WrittenWithin(EngineVDisk v, long block, long milliseconds)
+    {
+        lock (v.Lock)
+            return v.Blocks.TryGetValue(block, out var s) && s.LastWriteTicks != 0 && Environment.TickCount64 - s.LastWriteTicks < milliseconds;
     }
 }

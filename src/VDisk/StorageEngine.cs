@@ -97,9 +97,10 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
         }
         Metadata.Commit(batch);
 
+        var egroups = Metadata.Egroups();
         var extents = Metadata.Extents();
-        Extents.Load(Metadata.Egroups(), extents);
-        LoadDedup(extents);
+        Extents.Load(egroups, extents);
+        LoadDedup(egroups, extents);
         foreach (var v in vdisks)
             if (v.Dedup is bool dedup)
                 _vdiskDedup[v.Name] = dedup;
@@ -162,12 +163,12 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
     private readonly Dictionary<string, bool> _vdiskDedup = new(StringComparer.Ordinal);
 
     /// <summary>The deduplicated extents the metadata holds, and the pack slots they live in.</summary>
-    private void LoadDedup(IReadOnlyList<ExtentRecord> extents)
+    private void LoadDedup(IReadOnlyList<EgroupRecord> egroupRecords, IReadOnlyList<ExtentRecord> extents)
     {
-        var egroups = Metadata.Egroups().ToDictionary(g => g.Id, g => g.ContainerId);
+        var containerOf = egroupRecords.ToDictionary(g => g.Id, g => g.ContainerId);
         foreach (var x in extents)
         {
-            if (x.OwnerVDiskId == 0 && x.Block == DedupStore.PackBlock && egroups.TryGetValue(x.EgroupId, out long cid) && _reduction.TryGetValue(cid, out var store))
+            if (x.OwnerVDiskId == 0 && x.Block == DedupStore.PackBlock && containerOf.TryGetValue(x.EgroupId, out long cid) && _reduction.TryGetValue(cid, out var store))
                 store.LoadPack(new SlotRef(x.EgroupId, x.Slot));
         }
         foreach (var r in Metadata.DedupExtents())
