@@ -112,23 +112,30 @@ public sealed class ApplianceAdmin : IApplianceAdmin
 
     public VDiskInfo CreateVDisk(VDiskCreateRequest request)
     {
+        // The API checked the name already; this is what every caller of the appliance reaches.
+        if (VDiskNames.Check(request.Name) is { } badName)
+            throw new AdminException(AdminError.Invalid, badName);
         lock (_lock)
         {
             IscsiTargetNode? target = null;
-            if (request.Target is not null || request.Lun is not null)
+            int lun = -1;
+            if (request.Lun is not null && request.Target is null)
+                throw new AdminException(AdminError.Invalid, "--lun needs --target: a LUN number belongs to a target");
+            if (request.Target is not null)
             {
-                if (request.Target is null || request.Lun is not { } lun)
-                    throw new AdminException(AdminError.Invalid, "--target and --lun go together");
-                if (lun is < 0 or > 16383)
-                    throw new AdminException(AdminError.Invalid, $"LUN {lun} is not between 0 and 16383");
                 target = _iscsi?.FindTarget(request.Target) ?? throw new AdminException(AdminError.NotFound, $"no iSCSI target named {request.Target}");
+                lun = request.Lun ?? FirstFreeLun(target);
+                if (lun is < 0 or > MaxLun)
+                    throw new AdminException(request.Lun is null ? AdminError.Conflict : AdminError.Invalid,
+                        request.Lun is null ? $"{target.Name} has no free LUN (0 to {MaxLun} are all in use)" : $"LUN {lun} is not between 0 and {MaxLun}");
                 if (target.Scsi.GetLogicalUnit((ulong)lun) is not null)
                     throw new AdminException(AdminError.Conflict, $"LUN {lun} of {target.Name} is already in use");
             }
+            string container = request.Container ?? DefaultContainer(request.Target);
             IVDisk vdisk;
             try
             {
-                vdisk = _storage.Provisioner.Create(request.Container, request.Name, request.CapacityBytes, request.LogicalBlockSize, request.Thin);
+                vdisk = _storage.Provisioner.Create(container, request.Name, request.CapacityBytes, request.LogicalBlockSize, request.Thin);
             }
             catch (ProvisioningException e)
             {
@@ -136,7 +143,6 @@ public sealed class ApplianceAdmin : IApplianceAdmin
             }
             if (target is not null)
             {
-                int lun = request.Lun!.Value;
                 target.Scsi.AddLogicalUnit((ulong)lun, _storage.GetLogicalUnit(vdisk));
                 var list = _storage.RuntimeExports(target.Name).ToList();
                 list.Add((lun, vdisk.Name));
@@ -144,6 +150,44 @@ public sealed class ApplianceAdmin : IApplianceAdmin
             }
             return ListVDisks().First(v => v.Name == vdisk.Name);
         }
+    }
+
+    // SAM-5 flat space addressing, as the config's luns.
+    private const int MaxLun = 16383;
+
+    // What the CLI's help promises for --target without --lun: the lowest LUN the target does not use.
+    private static int FirstFreeLun(IscsiTargetNode target)
+    {
+        for (int lun = 0; lun <= MaxLun; lun++)
+            if (target.Scsi.GetLogicalUnit((ulong)lun) is null)
+                return lun;
+        return -1;
+    }
+
+    // A create without a container: the only one there is, else the one every vDisk the target already
+    // exports lives in. Anything else is a choice the operator must make, so say what the choices are.
+    private string DefaultContainer(string? targetName)
+    {
+        var all = _config.Containers;
+        if (all.Count == 1)
+            return all[0].Name;
+        string names = string.Join(", ", all.Select(c => c.Name));
+        if (targetName is not null)
+        {
+            var byName = _storage.Provisioner.List().ToDictionary(d => d.Name, d => d.Container, StringComparer.Ordinal);
+            var used = new HashSet<string>(StringComparer.Ordinal);
+            var exported = _config.Targets.Where(t => t.Name == targetName).SelectMany(t => t.Luns.Select(l => l.VDisk))
+                .Concat(_storage.RuntimeExports(targetName).Select(e => e.VDisk));
+            foreach (string vdisk in exported)
+                if (byName.TryGetValue(vdisk, out string? c))
+                    used.Add(c);
+            if (used.Count == 1)
+                return used.First();
+            throw new AdminException(AdminError.Invalid, used.Count == 0
+                ? $"there are {all.Count} containers ({names}) and {targetName} exports no vDisk yet: name one with --container"
+                : $"the vDisks of {targetName} live in {used.Count} containers ({string.Join(", ", used.Order(StringComparer.Ordinal))}): name one with --container");
+        }
+        throw new AdminException(AdminError.Invalid, $"there are {all.Count} containers ({names}): name one with --container");
     }
 
     public VDiskInfo ResizeVDisk(string name, long capacityBytes, bool allowShrink)

@@ -13,6 +13,7 @@ namespace StorageAppliance.Management.Admin;
 //   GET    /v1/health                 200 {"status":"ok"}
 //   GET    /v1/vdisks                 200 [VDiskInfo...]
 //   POST   /v1/vdisks                 201 VDiskInfo, Location: /v1/vdisks/{name}     body: VDiskCreateRequest
+//                                                                                     (name checked by VDiskNames)
 //   PUT    /v1/vdisks/{name}/size     200 VDiskInfo                                  body: {"capacityBytes":N,"allowShrink":bool}
 //   DELETE /v1/vdisks/{name}          204
 //   PUT    /v1/vdisks/{name}/qos      200 VDiskQos                                   body: VDiskQosRequest (only given fields change)
@@ -58,6 +59,9 @@ internal sealed class AdminApiEndpoints(IApplianceAdmin admin, ILogger log)
     private async Task CreateVDiskAsync(HttpContext context)
     {
         VDiskCreateRequest request = await ReadAsync(context, AdminJsonContext.Default.VDiskCreateRequest).ConfigureAwait(false);
+        // Whatever client sent it: the name becomes a file name and must not pass for an NFS file's vDisk.
+        if (VDiskNames.Check(request.Name) is { } problem)
+            throw new AdminException(AdminError.Invalid, problem);
         VDiskInfo info = admin.CreateVDisk(request);
         ManagementLog.VDiskChanged(log, "created", info.Name);
         context.Response.Headers.Location = "/v1/vdisks/" + Uri.EscapeDataString(info.Name);

@@ -24,11 +24,16 @@ public sealed class AdminException(AdminError error, string message) : Exception
     public AdminError Error { get; } = error;
 }
 
-/// <summary>Create a vDisk at run time; optionally export it as a LUN of a configured target.</summary>
+/// <summary>
+/// Create a vDisk at run time; optionally export it as a LUN of a configured target. Without
+/// <see cref="Container"/> the appliance picks its only container, or the one every vDisk of
+/// <see cref="Target"/> lives in, and refuses if that leaves a choice. With <see cref="Target"/> and
+/// without <see cref="Lun"/> the vDisk becomes the target's lowest free LUN.
+/// </summary>
 public sealed record VDiskCreateRequest(
     string Name,
-    string Container,
     long CapacityBytes,
+    string? Container = null,
     int LogicalBlockSize = 512,
     bool Thin = true,
     string? Target = null,

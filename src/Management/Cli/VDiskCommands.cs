@@ -206,8 +206,18 @@ public static class VDiskCommands
 
     private static Command CreateCommand(Context c)
     {
-        var name = NameArgument("The new vDisk's name: 1 to 64 letters, digits, '.', '_' or '-'");
-        var container = new Option<string>("--container") { Description = "The container it lives in", HelpName = "NAME", Required = true };
+        var name = NameArgument($"The new vDisk's name: {VDiskNames.Rule}");
+        name.Validators.Add(r =>
+        {
+            // The appliance checks it too; refusing here saves a round trip and names the argument.
+            if (VDiskNames.Check(r.GetValueOrDefault<string>()) is { } problem)
+                r.AddError(problem);
+        });
+        var container = new Option<string?>("--container")
+        {
+            Description = "The container it lives in (default: the only container, or the one the --target's vDisks live in)",
+            HelpName = "NAME",
+        };
         var size = SizeOption("Its capacity, e.g. 100GiB");
         var blockSize = new Option<int>("--block-size")
         {
@@ -220,7 +230,7 @@ public static class VDiskCommands
         var target = new Option<string?>("--target") { Description = "Export it as a LUN of this configured target", HelpName = "IQN" };
         var lun = new Option<int?>("--lun")
         {
-            Description = $"The LUN number under --target (0 to {MaxLun}; default: the first free one)",
+            Description = $"The LUN number under --target (0 to {MaxLun}; default: the target's first free one)",
             HelpName = "N",
             CustomParser = r => ParseInt(r, "--lun", n => n is >= 0 and <= MaxLun ? null : $"is out of range (0..{MaxLun})"),
         };
@@ -235,9 +245,9 @@ public static class VDiskCommands
         {
             var request = new VDiskCreateRequest(
                 parse.GetRequiredValue(name),
-                parse.GetRequiredValue(container),
                 parse.GetValue(size),
-                parse.GetValue(blockSize),
+                Container: parse.GetValue(container),
+                LogicalBlockSize: parse.GetValue(blockSize),
                 Thin: !parse.GetValue(thick),
                 Target: parse.GetValue(target),
                 Lun: parse.GetValue(lun));

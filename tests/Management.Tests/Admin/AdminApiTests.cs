@@ -89,16 +89,29 @@ public class AdminApiTests
         JsonElement body = await BodyAsync(r);
         Assert.That((body.GetProperty("name").GetString(), body.GetProperty("id").GetInt64(), body.GetProperty("allocatedBytes").GetInt64()),
             Is.EqualTo(("web01", 2L, 10L << 30)));
-        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("web01", "default", 10L << 30, 4096, false, FakeApplianceAdmin.Target, 3)));
+        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("web01", 10L << 30, "default", 4096, false, FakeApplianceAdmin.Target, 3)));
     }
 
     [Test]
     public async Task Create_WithOnlyTheRequiredFields_TakesTheRecordDefaults()
     {
-        using HttpResponseMessage r = await Http.PostAsync("/v1/vdisks", Json("""{"name":"a","container":"default","capacityBytes":1048576}"""));
+        using HttpResponseMessage r = await Http.PostAsync("/v1/vdisks", Json($$"""{"name":"a","capacityBytes":1048576,"target":"{{FakeApplianceAdmin.Target}}"}"""));
 
-        Assert.That(r.StatusCode, Is.EqualTo(HttpStatusCode.Created));
-        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("a", "default", 1 << 20)));
+        Assert.That(r.StatusCode, Is.EqualTo(HttpStatusCode.Created), await r.Content.ReadAsStringAsync());
+        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("a", 1 << 20, Target: FakeApplianceAdmin.Target)), "no container, no LUN: the appliance picks");
+    }
+
+    [TestCase("nfs-0000000000000001", "reserved for the vDisks of NFS files")]
+    [TestCase("NFS-x", "reserved for the vDisks of NFS files")]
+    [TestCase("a/b", "is not a valid vDisk name")]
+    [TestCase("..", "is not a valid vDisk name")]
+    [TestCase("", "a vDisk needs a name")]
+    public async Task Create_WithANameAgainstTheRule_IsRefusedBeforeTheAppliance(string name, string reason)
+    {
+        using HttpResponseMessage r = await Http.PostAsync("/v1/vdisks", Json($$"""{"name":"{{name}}","container":"default","capacityBytes":1048576}"""));
+
+        Assert.That(Message(await ErrorAsync(r, HttpStatusCode.BadRequest, "Invalid")), Does.Contain(reason));
+        Assert.That(Admin.LastCreate, Is.Null, "the API refused it; the appliance was not asked");
     }
 
     [Test]
@@ -178,7 +191,7 @@ public class AdminApiTests
     {
         using HttpResponseMessage r = await Http.PostAsync("/v1/vdisks", Json("""{"name":"bad name","container":"default","capacityBytes":1048576}"""));
 
-        Assert.That(Message(await ErrorAsync(r, HttpStatusCode.BadRequest, "Invalid")), Is.EqualTo("'bad name' is not a valid vDisk name"));
+        Assert.That(Message(await ErrorAsync(r, HttpStatusCode.BadRequest, "Invalid")), Is.EqualTo($"'bad name' is not a valid vDisk name: use {VDiskNames.Rule}"));
     }
 
     [Test]

@@ -108,7 +108,10 @@ internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
             throw new AdminException(AdminError.Invalid, $"block size {request.LogicalBlockSize} is not supported (use 512 or 4096)");
         if (request.CapacityBytes <= 0 || request.CapacityBytes % request.LogicalBlockSize != 0)
             throw new AdminException(AdminError.Invalid, $"size {request.CapacityBytes} is not a positive multiple of {request.LogicalBlockSize}");
-        if (request.Container is not ("default" or "small"))
+        // Two containers: without one named, only the target (whose disk0 lives in "default") decides.
+        string container = request.Container ?? (request.Target == Target ? "default"
+            : throw new AdminException(AdminError.Invalid, "there are 2 containers (default, small): name one with --container"));
+        if (container is not ("default" or "small"))
             throw new AdminException(AdminError.NotFound, $"no container is named '{request.Container}'");
         if (request.Target is not null && request.Target != Target)
             throw new AdminException(AdminError.NotFound, $"no target is named '{request.Target}'");
@@ -116,10 +119,10 @@ internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
         {
             if (_vdisks.Exists(v => v.Name == request.Name))
                 throw new AdminException(AdminError.Conflict, $"a vDisk named '{request.Name}' exists");
-            if (request.Container == "small" && !request.Thin && request.CapacityBytes > 1L << 30)
+            if (container == "small" && !request.Thin && request.CapacityBytes > 1L << 30)
                 throw new AdminException(AdminError.NoSpace, $"container 'small' has 1 GiB free; {request.CapacityBytes} bytes do not fit");
             string[] exports = request.Target is null ? [] : [$"{request.Target}/{request.Lun ?? 1}"];
-            var info = new VDiskInfo(_nextId++, request.Name, request.Container, request.CapacityBytes, 0,
+            var info = new VDiskInfo(_nextId++, request.Name, container, request.CapacityBytes, 0,
                 request.Thin ? 0 : request.CapacityBytes, request.LogicalBlockSize, request.Thin, false, exports);
             _vdisks.Add(info);
             return info;

@@ -120,7 +120,7 @@ public class VDiskCliTests
             "--target", FakeApplianceAdmin.Target, "--lun", "3");
 
         Assert.That((r.Exit, r.Err), Is.EqualTo((0, "")));
-        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("web01", "default", 10L << 30, 4096, false, FakeApplianceAdmin.Target, 3)));
+        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("web01", 10L << 30, "default", 4096, false, FakeApplianceAdmin.Target, 3)));
         Assert.That(r.Out, Is.EqualTo($"Created vDisk 'web01' (id 2): 10 GiB in container default, thick, 4096-byte blocks, exported as {FakeApplianceAdmin.Target}/3.\n"));
     }
 
@@ -130,7 +130,7 @@ public class VDiskCliTests
         Result r = await VDisk("create", "scratch", "--container", "default", "--size", "1.5GiB");
 
         Assert.That(r.Exit, Is.EqualTo(0), r.Err);
-        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("scratch", "default", 3L << 29, 512, true, null, null)));
+        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("scratch", 3L << 29, "default", 512, true, null, null)));
         Assert.That(r.Out, Does.Contain("1.5 GiB in container default, thin, 512-byte blocks, not exported."));
     }
 
@@ -145,7 +145,6 @@ public class VDiskCliTests
         Assert.That(Admin.LastCreate, Is.Null);
     }
 
-    [TestCase(new[] { "create", "x", "--size", "1GiB" }, "--container")]
     [TestCase(new[] { "create", "x", "--container", "default" }, "--size")]
     [TestCase(new[] { "create", "--container", "default", "--size", "1GiB" }, "NAME")]
     [TestCase(new[] { "create", "x", "--container", "default", "--size", "1GiB", "--block-size", "1024" }, "--block-size 1024 is not supported (use 512 or 4096)")]
@@ -153,7 +152,12 @@ public class VDiskCliTests
     [TestCase(new[] { "create", "x", "--container", "default", "--size", "1GiB", "--target", "t", "--lun", "16384" }, "--lun 16384 is out of range (0..16383)")]
     [TestCase(new[] { "create", "x", "--container", "default", "--size", "1GiB", "--lun", "one", "--target", "t" }, "--lun: 'one' is not a whole number")]
     [TestCase(new[] { "frobnicate" }, "Unrecognized command or argument 'frobnicate'")]
-    [TestCase(new[] { "create" }, "Option '--container' is required; Option '--size' is required; Required argument 'NAME' missing for command: 'create' (see 'appliance vdisk create --help')")]
+    [TestCase(new[] { "create" }, "Option '--size' is required; Required argument 'NAME' missing for command: 'create' (see 'appliance vdisk create --help')")]
+    [TestCase(new[] { "create", "nfs-0000000000000001", "--size", "1GiB" }, "'nfs-0000000000000001' is not a valid vDisk name: names starting with 'nfs-' are reserved for the vDisks of NFS files")]
+    [TestCase(new[] { "create", "bad name", "--size", "1GiB" }, "'bad name' is not a valid vDisk name: use 1 to 64 letters, digits, '.', '_' or '-'")]
+    [TestCase(new[] { "create", "a/b", "--size", "1GiB" }, "'a/b' is not a valid vDisk name")]
+    [TestCase(new[] { "create", "..", "--size", "1GiB" }, "'..' is not a valid vDisk name")]
+    [TestCase(new[] { "create", "x123456789x123456789x123456789x123456789x123456789x123456789x1234", "--size", "1GiB" }, "is not a valid vDisk name")]
     public async Task UsageErrors_ExitTwoWithTheReasonOnOneLine(string[] args, string error)
     {
         Result r = await VDisk(args);
@@ -184,8 +188,35 @@ public class VDiskCliTests
     [Test]
     public async Task Create_RefusedAsInvalidByTheAppliance_ExitsTwo()
     {
-        Fails(await VDisk("create", "bad name", "--container", "default", "--size", "1GiB"), 2, "appliance: 'bad name' is not a valid vDisk name");
+        // A 4096-byte block size with a size that is no multiple of it passes the CLI; the appliance refuses it.
+        Fails(await VDisk("create", "x", "--container", "default", "--size", "6KiB", "--block-size", "4096"), 2, "appliance: size 6144 is not a positive multiple of 4096");
         Assert.That(Admin.LastCreate, Is.Not.Null, "the appliance, not the CLI, refused it");
+    }
+
+    [Test]
+    public async Task Create_WithoutContainer_LetsTheApplianceChoose()
+    {
+        Result r = await VDisk("create", "web", "--size", "1GiB", "--target", FakeApplianceAdmin.Target);
+
+        Assert.That(r.Exit, Is.EqualTo(0), r.Err);
+        Assert.That(Admin.LastCreate, Is.EqualTo(new VDiskCreateRequest("web", 1L << 30, Target: FakeApplianceAdmin.Target)), "no container and no LUN sent");
+        Assert.That(r.Out, Does.Contain("in container default"));
+    }
+
+    [Test]
+    public async Task Create_WithoutContainer_WhenTheApplianceCannotChoose_ExitsTwoWithTheChoices()
+    {
+        Fails(await VDisk("create", "web", "--size", "1GiB"), 2, "appliance: there are 2 containers (default, small): name one with --container");
+    }
+
+    [Test]
+    public async Task Create_Help_StatesTheNameRuleAndTheDefaults()
+    {
+        Result r = await RunAsync(["vdisk", "create", "--help"]);
+
+        Assert.That(r.Exit, Is.EqualTo(0), r.Err);
+        Assert.That(r.Out, Does.Contain("not starting with 'nfs-'").And.Contain("default: the only container").And.Contain("default: the target's first free one"));
+        Assert.That(r.Out, Does.Not.Contain("--container <NAME> (REQUIRED)"));
     }
 
     [Test]
