@@ -14,7 +14,8 @@ OUT := out
 all: build
 
 build:
-	$(DOTNET) publish src/Host/Host.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet -p:UseAppHost=true
+	@echo "building $(OUT)/appliance ($(CONFIGURATION)): restore, compile each project, publish; this takes a few minutes"
+	$(DOTNET) publish src/Host/Host.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v minimal -clp:NoSummary -p:UseAppHost=true
 	@echo "built $(OUT)/appliance"
 
 run: build

@@ -62,26 +62,52 @@ public static class ApplianceRunner
             o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
             o.UseUtcTimestamp = false;
         });
+        StartFailureLogFilter.Install(builder.Services);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton(config);
         builder.Services.AddAppliance(config);
 
+        // Before anything is created: a start that fails takes back only what it made.
+        var cleanup = StartupCleanup.Before(config);
         using var host = builder.Build();
         var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StorageAppliance");
         try
         {
             await host.StartAsync().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (Exception e) when (StartFailureLogFilter.IsExplained(e))
         {
             HostLog.StartFailed(log, e.Message);
             Console.Error.WriteLine($"appliance: cannot start: {e.Message}");
+            UndoStart(host, cleanup, config, log);
             return StartupError;
+        }
+        catch
+        {
+            // A bug: its trace is printed by the runtime; still leave no half-made data folder behind.
+            UndoStart(host, cleanup, config, log);
+            throw;
         }
         HostLog.Started(log, config.Appliance.Name, config.Source, config.Appliance.DataDir);
         await host.WaitForShutdownAsync().ConfigureAwait(false);
         HostLog.Stopped(log);
         return 0;
+    }
+
+    // Closes what the partial start opened (the storage service's StopAsync closes the engine and the
+    // metadata store, releasing its lock), then removes what the start created.
+    private static void UndoStart(IHost host, StartupCleanup cleanup, ApplianceConfig config, ILogger log)
+    {
+        try
+        {
+            host.StopAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Services that never started may fail to stop; the host still stops the others, the storage among them.
+        }
+        foreach (string left in cleanup.Undo(config.Appliance.DataDir))
+            HostLog.StartLeftover(log, left);
     }
 
     public static int Validate(string path)
@@ -197,6 +223,9 @@ internal static partial class HostLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Critical, Message = "appliance cannot start: {Reason}")]
     public static partial void StartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "the failed start could not remove {Path}, which it created or which was empty before it")]
+    public static partial void StartLeftover(ILogger logger, string path);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "imported {Path} into vDisk {VDisk} ({Bytes} bytes of data); the file is renamed *.imported")]
     public static partial void LegacyImported(ILogger logger, string path, string vdisk, long bytes);
