@@ -138,7 +138,6 @@ class Bench:
             REPO, "bench", "results", f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{commit}" + ("-quick" if QUICK else ""))
         os.makedirs(os.path.join(self.results, "raw"), exist_ok=True)
         self.points = []
-        self.rpcbind_started = False
         self.tgt_ctl = None
         self.servers = {}
         self.notes = []
@@ -235,9 +234,10 @@ exports:
             socket.create_connection(("127.0.0.1", 111), 0.5).close()
         except OSError:
             log("starting rpcbind (ganesha registers with it)")
-            subprocess.run(["rpcbind", "-w"], check=False)
-            self.rpcbind_started = True
-            time.sleep(0.5)
+            # In the foreground (-f), so this run holds its PID and stops that one process, never another
+            # rpcbind on the machine.
+            proc = self.start("rpcbind", ["rpcbind", "-f", "-w"], "rpcbind.log")
+            wait_port(111, proc, "rpcbind", timeout=10)
         nfs, mnt = free_port(), free_port()
         export = os.path.join(self.work, "ganesha-export")
         os.makedirs(export)
@@ -276,7 +276,8 @@ LOG {{ Default_Log_Level = EVENT; }}
                                          f"nfs://127.0.0.1{export}?nfsport={nfs}&mountport={mnt}")
 
     def stop_all(self):
-        for name, proc in self.procs.items():
+        # rpcbind last: ganesha unregisters from it as it stops.
+        for name, proc in sorted(self.procs.items(), key=lambda item: item[0] == "rpcbind"):
             if proc.poll() is None:
                 # tgtd ignores SIGTERM; the others stop cleanly on it.
                 proc.send_signal(signal.SIGKILL if name == "tgt" else signal.SIGTERM)
@@ -292,8 +293,6 @@ LOG {{ Default_Log_Level = EVENT; }}
                     os.remove(f"/var/run/tgtd/socket.{self.tgt_ctl}{suffix}")
                 except OSError:
                     pass
-        if self.rpcbind_started:
-            subprocess.run(["pkill", "-x", "rpcbind"], check=False)
         for path in list(self.logs.values()) + [os.path.join(self.work, "ganesha.log")]:
             if os.path.exists(path):
                 shutil.copy(path, os.path.join(self.results, os.path.basename(path)))
