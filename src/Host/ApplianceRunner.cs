@@ -115,6 +115,8 @@ public static class ApplianceRunner
         try
         {
             var config = ConfigLoader.LoadFile(path);
+            // What `run` would refuse as a config error must not pass here.
+            CheckNfsOptions(config);
             Console.WriteLine($"{path}: ok ({config.VDisks.Count} vDisk(s), {config.Targets.Count} target(s))");
             return 0;
         }

@@ -7,32 +7,39 @@ using StorageAppliance.Management.Cli;
 var configOption = new Option<FileInfo?>("--config", "-c")
 {
     Description = "YAML config file (default: the embedded config/appliance.yaml)",
+    HelpName = "FILE",
 };
 var dataDirOption = new Option<DirectoryInfo?>("--data-dir")
 {
     Description = "Folder for vDisk data and metadata (overrides appliance.data_dir)",
+    HelpName = "DIR",
 };
 var iscsiListenOption = new Option<string[]>("--iscsi-listen")
 {
-    Description = "iSCSI portal ADDR:PORT (repeatable; overrides iscsi.listen)",
+    Description = "iSCSI portal (repeatable; overrides iscsi.listen)",
+    HelpName = "ADDR:PORT",
     AllowMultipleArgumentsPerToken = false,
 };
 var nfsListenOption = new Option<string[]>("--nfs-listen")
 {
-    Description = "NFS (and MOUNT) ADDR:PORT (repeatable; overrides nfs.listen and turns NFS on)",
+    Description = "NFS (and MOUNT) address (repeatable; overrides nfs.listen and turns NFS on)",
+    HelpName = "ADDR:PORT",
     AllowMultipleArgumentsPerToken = false,
 };
 var nfsMountPortOption = new Option<string?>("--nfs-mount-port")
 {
     Description = "Port of the MOUNT protocol on the NFS addresses, 0 for any free one (overrides nfs.mount_port)",
+    HelpName = "PORT",
 };
 var portmapperOption = new Option<string?>("--portmapper")
 {
-    Description = "auto, embedded (port 111 ourselves), system (register with rpcbind) or off (overrides nfs.portmapper)",
+    Description = "auto (register with a running rpcbind, else serve port 111 ourselves, else go on without), embedded, system or off (overrides nfs.portmapper)",
+    HelpName = "MODE",
 };
 var logLevelOption = new Option<string?>("--log-level")
 {
-    Description = "Minimum log level: Trace, Debug, Information, Warning, Error",
+    Description = "Minimum log level: Trace, Debug, Information (the default), Warning, Error",
+    HelpName = "LEVEL",
 };
 
 var run = new Command("run", "Start the appliance in the foreground; Ctrl-C stops it cleanly");
@@ -59,7 +66,7 @@ run.SetAction(async (parse, ct) =>
 });
 
 var validateFile = new Argument<FileInfo>("file") { Description = "Config file to check" };
-var validate = new Command("validate", "Check a config file and print every error with its line, key and reason");
+var validate = new Command("validate", "Check a config file as `run` would and print every error with its line, key and reason");
 validate.Arguments.Add(validateFile);
 validate.SetAction(parse => ApplianceRunner.Validate(parse.GetValue(validateFile)!.FullName));
 var config = new Command("config", "Config file tools");

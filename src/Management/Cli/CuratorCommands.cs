@@ -12,9 +12,11 @@ public static class CuratorCommands
 {
     public static Command Create(CliEnvironment env)
     {
-        var socket = new Option<string?>("--socket") { Description = "The appliance's admin socket", HelpName = "PATH" };
+        var socket = new Option<string?>("--socket") { Description = SocketLocator.OptionDescription, HelpName = "PATH" };
         var dataDir = new Option<string?>("--data-dir") { Description = "The appliance's data directory; its admin socket is DIR/admin.sock", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON (no progress lines)" };
+        // status shows no progress lines, so its --json says only what it prints.
+        var statusJson = new Option<bool>("--json") { Description = "Print the status and the last report as JSON" };
         var noScrub = new Option<bool>("--no-scrub") { Description = "Skip reading every extent back to verify its checksums" };
         var c = new VDiskCommands.Context(env, socket, dataDir);
 
@@ -56,11 +58,11 @@ public static class CuratorCommands
             return report.Problems.Count == 0 ? CliExitCode.Ok : CliExitCode.Failed;
         }));
 
-        var status = new Command("status", "Show the Curator's pass in progress and its last report") { socket, dataDir, json };
+        var status = new Command("status", "Show the Curator's pass in progress and its last report") { socket, dataDir, statusJson };
         status.SetAction((parse, ct) => c.RunAsync(parse, async client =>
         {
             CuratorStatusInfo s = await client.GetCuratorStatusAsync(ct).ConfigureAwait(false);
-            if (parse.GetValue(json))
+            if (parse.GetValue(statusJson))
             {
                 c.Env.Out.WriteLine(JsonSerializer.Serialize(s, AdminJsonContext.Indented.CuratorStatusInfo));
                 return CliExitCode.Ok;

@@ -12,6 +12,10 @@ public static class SocketLocator
     /// <summary>Where <c>make run</c> puts it: data_dir ./data next to the default config.</summary>
     public static readonly string DefaultPath = Path.Combine(".", "data", "admin.sock");
 
+    /// <summary>The --socket option's help: how a command finds the socket when the option is left out.</summary>
+    public static readonly string OptionDescription =
+        $"The appliance's admin socket (default: --data-dir/admin.sock, else ${EnvironmentVariable}, else {DefaultPath})";
+
     /// <summary>
     /// <paramref name="socket"/> (--socket), else <paramref name="dataDir"/> (--data-dir) + /admin.sock,
     /// else $APPLIANCE_SOCKET, else ./data/admin.sock. The path is returned as given, so messages show it that way.

@@ -21,7 +21,7 @@ public static class VDiskCommands
     {
         var socket = new Option<string?>("--socket")
         {
-            Description = $"The appliance's admin socket (default: --data-dir/admin.sock, else ${SocketLocator.EnvironmentVariable}, else {SocketLocator.DefaultPath})",
+            Description = SocketLocator.OptionDescription,
             HelpName = "PATH",
             Recursive = true,
         };
@@ -31,7 +31,7 @@ public static class VDiskCommands
             HelpName = "DIR",
             Recursive = true,
         };
-        var vdisk = new Command("vdisk", "Create, list, resize and delete vDisks of a running appliance");
+        var vdisk = new Command("vdisk", "Create, list, resize and delete vDisks of a running appliance, and change their QoS");
         vdisk.Options.Add(socket);
         vdisk.Options.Add(dataDir);
         var context = new Context(env, socket, dataDir);
@@ -46,7 +46,7 @@ public static class VDiskCommands
     /// <summary><c>appliance stats</c>: counters, rates and latencies of every vDisk and client.</summary>
     public static Command CreateStats(CliEnvironment env)
     {
-        var socket = new Option<string?>("--socket") { Description = "The appliance's admin socket", HelpName = "PATH" };
+        var socket = new Option<string?>("--socket") { Description = SocketLocator.OptionDescription, HelpName = "PATH" };
         var dataDir = new Option<string?>("--data-dir") { Description = "The appliance's data directory; its admin socket is DIR/admin.sock", HelpName = "DIR" };
         var json = new Option<bool>("--json") { Description = "Print JSON (the admin API's ApplianceStats, two samples) instead of tables" };
         var interval = new Option<double>("--interval")

@@ -209,6 +209,19 @@ public class VDiskCliTests
         Fails(await VDisk("create", "web", "--size", "1GiB"), 2, "appliance: there are 2 containers (default, small): name one with --container");
     }
 
+    [TestCase("vdisk", "list")]
+    [TestCase("vdisk", "qos")]
+    [TestCase("stats")]
+    [TestCase("curator", "scan")]
+    [TestCase("curator", "status")]
+    public async Task Help_OfEveryCommandThatTalksToTheAppliance_SaysWhereItLooksForTheSocket(params string[] command)
+    {
+        Result r = await RunAsync([.. command, "--help"]);
+
+        Assert.That(r.Exit, Is.EqualTo(0), r.Err);
+        Assert.That(r.Out, Does.Contain("(default: --data-dir/admin.sock, else $APPLIANCE_SOCKET, else ./data/admin.sock)"));
+    }
+
     [Test]
     public async Task Create_Help_StatesTheNameRuleAndTheDefaults()
     {
