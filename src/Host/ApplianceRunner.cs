@@ -82,6 +82,13 @@ public static class ApplianceRunner
             UndoStart(host, cleanup, config, log);
             return StartupError;
         }
+        catch (OperationCanceledException)
+        {
+            // Ctrl-C or SIGTERM before the appliance was serving: stopping is what was asked for.
+            Console.Error.WriteLine("appliance: start cancelled (Ctrl-C or SIGTERM before the appliance was serving)");
+            UndoStart(host, cleanup, config, log);
+            return StartupError;
+        }
         catch
         {
             // A bug: its trace is printed by the runtime; still leave no half-made data folder behind.

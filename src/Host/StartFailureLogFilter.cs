@@ -54,7 +54,8 @@ internal sealed class StartFailureLogFilter(ILoggerProvider inner) : ILoggerProv
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (eventId.Id == HostedServiceStartupFaulted && exception is not null && IsExplained(exception))
+            // A cancelled start (Ctrl-C while starting) is reported in one line too.
+            if (eventId.Id == HostedServiceStartupFaulted && exception is not null && (IsExplained(exception) || exception is OperationCanceledException))
                 return;
             inner.Log(logLevel, eventId, state, exception, formatter);
         }
