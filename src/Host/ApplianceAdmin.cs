@@ -131,7 +131,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
                 if (target.Scsi.GetLogicalUnit((ulong)lun) is not null)
                     throw new AdminException(AdminError.Conflict, $"LUN {lun} of {target.Name} is already in use");
             }
-            string container = request.Container ?? DefaultContainer(request.Target);
+            string container = request.Container ?? DefaultContainer(target?.Name);
             IVDisk vdisk;
             try
             {
