@@ -128,7 +128,9 @@ public sealed class NfsIntegrityTests
         var wrote = Ok(QemuIo, [.. write]);
         Assert.That(Regex.Matches(wrote.Stdout, @"^wrote (\d+)/\1 bytes at offset", RegexOptions.Multiline).Count, Is.EqualTo(regions.Count),
             "every aio_write completes whole:\n" + wrote.Stdout);
-        // The completions come back in another order than the writes were issued: they were in flight together.
+        // The premise of the test: the completions come back in another order than the writes were issued, so
+        // they were in flight together (the appliance runs up to 128 calls of a connection at once, and a
+        // 512-byte write overtakes a 1 MiB one).
         var completed = Regex.Matches(wrote.Stdout, @"^wrote \d+/\d+ bytes at offset (\d+)", RegexOptions.Multiline).Select(m => long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
         Assert.That(completed, Is.Not.EqualTo(regions.Select(r => r.Offset).ToList()), "many writes were in flight at once");
 
