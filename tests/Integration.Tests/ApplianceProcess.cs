@@ -65,6 +65,9 @@ public sealed class ApplianceProcess : IDisposable
     /// <summary>The --portmapper mode NFS was started with, or null without NFS.</summary>
     public string? Portmapper { get; private init; }
 
+    /// <summary>The network namespace the appliance runs in (its ports are reachable only from there), or null.</summary>
+    public NetworkNamespace? Namespace { get; private init; }
+
     /// <summary>The log so far once it contains every one of <paramref name="texts"/>, or after 10 s (the assertion then shows what was there).</summary>
     public string LogWhenContains(params string[] texts)
     {
@@ -145,24 +148,23 @@ public sealed class ApplianceProcess : IDisposable
     /// <summary>
     /// Starts the appliance and waits until its iSCSI portal accepts connections. With <paramref name="portmapper"/>
     /// (auto, embedded, system or off) NFS is served too, on free ports given with --nfs-listen and
-    /// --nfs-mount-port, and the wait includes both.
+    /// --nfs-mount-port, and the wait includes both. With <paramref name="netns"/> it runs inside that network
+    /// namespace, and clients must join it too (<see cref="NetworkNamespace.Run"/>).
     /// </summary>
-    public static ApplianceProcess Start(string configYaml, string? workDir = null, int? port = null, string? portmapper = null) =>
-        Start(configYaml, workDir, port, portmapper, 0, 0, "");
+    public static ApplianceProcess Start(string configYaml, string? workDir = null, int? port = null, string? portmapper = null, NetworkNamespace? netns = null) =>
+        Start(configYaml, workDir, port, portmapper, 0, 0, "", netns);
 
-    private static ApplianceProcess Start(string configYaml, string? workDir, int? port, string? portmapper, int nfsPort, int mountPort, string earlierLog)
+    private static ApplianceProcess Start(string configYaml, string? workDir, int? port, string? portmapper, int nfsPort, int mountPort, string earlierLog, NetworkNamespace? netns)
     {
         workDir ??= Directory.CreateTempSubdirectory("sa-it-").FullName;
         string configPath = Path.Combine(workDir, "appliance.yaml");
         File.WriteAllText(configPath, configYaml);
         int iscsiPort = port ?? FreePort();
-        var psi = new ProcessStartInfo(Paths.Appliance)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workDir,
-        };
+        var psi = netns?.StartInfo(Paths.Appliance, []) ?? new ProcessStartInfo(Paths.Appliance);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        psi.WorkingDirectory = workDir;
         foreach (var a in new[] { "run", "--config", configPath, "--data-dir", Path.Combine(workDir, "data"), "--iscsi-listen", $"127.0.0.1:{iscsiPort}" })
             psi.ArgumentList.Add(a);
         if (portmapper is not null)
@@ -175,7 +177,7 @@ public sealed class ApplianceProcess : IDisposable
                 psi.ArgumentList.Add(a);
         }
         var process = Process.Start(psi)!;
-        var appliance = new ApplianceProcess(process, workDir, iscsiPort, configPath, nfsPort, mountPort) { EarlierLog = earlierLog, Portmapper = portmapper };
+        var appliance = new ApplianceProcess(process, workDir, iscsiPort, configPath, nfsPort, mountPort) { EarlierLog = earlierLog, Portmapper = portmapper, Namespace = netns };
         process.OutputDataReceived += (_, e) => appliance.Append(e.Data);
         process.ErrorDataReceived += (_, e) => appliance.Append(e.Data);
         process.BeginOutputReadLine();
@@ -205,6 +207,13 @@ public sealed class ApplianceProcess : IDisposable
         {
             if (_process.HasExited)
                 throw new InvalidOperationException($"the appliance exited with code {_process.ExitCode} before listening:\n{Log}");
+            if (Namespace is not null)
+            {
+                if (Namespace.CanConnect(port))
+                    return;
+                Thread.Sleep(100);
+                continue;
+            }
             try
             {
                 using var c = new TcpClient();
@@ -271,7 +280,7 @@ public sealed class ApplianceProcess : IDisposable
         string earlier = EarlierLog + Log + $"---- exited with code {_process.ExitCode}; restarted ----\n";
         string config = File.ReadAllText(ConfigPath);
         Dispose(keepWorkDir: true, printLog: false);
-        return Start(config, WorkDir, IscsiPort, Portmapper, NfsPort, MountPort, earlier);
+        return Start(config, WorkDir, IscsiPort, Portmapper, NfsPort, MountPort, earlier, Namespace);
     }
 
     /// <summary>Runs <c>out/appliance ARGS --data-dir DATA</c> (the admin CLI finds the admin socket there).</summary>

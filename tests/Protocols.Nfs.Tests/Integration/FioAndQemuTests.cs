@@ -3,7 +3,7 @@ using StorageAppliance.Protocols.OncRpc.Portmapper;
 namespace StorageAppliance.Protocols.Nfs.Tests.Integration;
 
 /// <summary>
-/// fio's nfs engine (random writes with crc32c verification across a restart of the server) and
+/// fio's nfs engine (random writes with crc32c verification across a restart of the server, at depth 1) and
 /// qemu-img on nfs:// URLs. qemu's NFS driver takes no port arguments, so that fixture needs the
 /// portmapper: the embedded one on port 111, or the system rpcbind when one runs.
 /// </summary>
@@ -11,6 +11,22 @@ namespace StorageAppliance.Protocols.Nfs.Tests.Integration;
 [NonParallelizable]
 public class FioAndQemuTests
 {
+    /// <summary>
+    /// Lines a clean fio nfs job never prints. fio 3.33's nfs engine over libnfs 4.0.0 at a depth above 1 stops
+    /// reaping with requests in flight at the end of a job and unmounts: libnfs fails them ("Failed NFS
+    /// operation(code:-14)") while the job reports err=0, and any not yet at the server are lost. Hence depth 1
+    /// here, and these lines fail the test: with the client at depth 1, a failure is the server's.
+    /// </summary>
+    private static readonly string[] ClientFailures = ["Failed NFS operation", "nfs: ", "Got NFS EOF", "verify: bad", "io_u error", "fio: "];
+
+    private static void AssertClean(ExternalTool.Result r, string what)
+    {
+        Assert.That(r.ExitCode, Is.EqualTo(0), what + ": " + r);
+        Assert.That(r.Output, Does.Contain("err= 0"), what);
+        foreach (string failure in ClientFailures)
+            Assert.That(r.Output, Does.Not.Contain(failure), $"{what}: the client reports a failure: {r}");
+    }
+
     [Test]
     public async Task Fio_random_writes_verify_after_a_restart()
     {
@@ -21,18 +37,17 @@ public class FioAndQemuTests
         string[] common = ["--ioengine=nfs", $"--nfs_url={url}", "--filename=fio-verify.bin", "--size=32m"];
         // The nfs engine creates files only in a purely sequential write job (DESIGN.md): lay it out first.
         var layout = await ExternalTool.RunAsync(ExternalTool.Fio, [.. common, "--name=layout", "--rw=write", "--bs=1m"]);
-        Assert.That(layout.ExitCode, Is.EqualTo(0), layout.ToString());
-        string[] job = [.. common, "--name=randwrite", "--rw=randwrite", "--bs=4k", "--iodepth=16", "--verify=crc32c", "--randrepeat=1"];
+        AssertClean(layout, "layout");
+        string[] job = [.. common, "--name=randwrite", "--rw=randwrite", "--bs=4k", "--iodepth=1", "--verify=crc32c", "--randrepeat=1"];
         var write = await ExternalTool.RunAsync(ExternalTool.Fio, [.. job, "--do_verify=0"]);
-        Assert.That(write.ExitCode, Is.EqualTo(0), write.ToString());
-        Assert.That(write.Output, Does.Contain("err= 0"));
+        AssertClean(write, "random writes");
+        Assert.That(write.Output, Does.Contain("io=32.0MiB"), "every write completed and was counted");
 
         await server.RestartAsync();
 
         var verify = await ExternalTool.RunAsync(ExternalTool.Fio, [.. job, "--verify_only=1"]);
-        Assert.That(verify.ExitCode, Is.EqualTo(0), verify.ToString());
-        Assert.That(verify.Output, Does.Contain("err= 0"));
-        Assert.That(verify.Output, Does.Not.Contain("verify: bad"));
+        AssertClean(verify, "verify");
+        Assert.That(verify.Output, Does.Contain("io=32.0MiB"), "every block was read back and verified");
 
         // And a deliberately corrupted block must be caught, or the pass above proves nothing: overwrite
         // 4 KiB in the file's vDisk behind the server's back.
