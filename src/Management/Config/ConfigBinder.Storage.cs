@@ -85,7 +85,7 @@ internal sealed partial class ConfigBinder
                 continue;
             }
             var vdisk = new VDiskConfig();
-            vdisk.Name = RequiredUniqueName(m, _vdiskNames, CheckObjectName) ?? "";
+            vdisk.Name = RequiredUniqueName(m, _vdiskNames, CheckVDiskName) ?? "";
 
             if (m.RequiredString("container", "every vDisk names its container") is { } container)
             {
@@ -186,5 +186,19 @@ internal sealed partial class ConfigBinder
         if (KeyHints.Suggest(name, names) is { } hint)
             return $"; did you mean '{hint}'?";
         return names.Count <= 8 ? $" (defined: {string.Join(", ", names)})" : "";
+    }
+
+    // A vDisk of the config follows the object-name rule and, like one created at run time
+    // (Admin.VDiskNames), may not take the prefix the NFS server gives the vDisks of files.
+    private bool CheckVDiskName(YamlNode node, string path, string name)
+    {
+        if (!CheckObjectName(node, path, name))
+            return false;
+        if (name.StartsWith(Admin.VDiskNames.NfsPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            ctx.Error(node, path, $"'{name}' cannot be a vDisk name: names starting with '{Admin.VDiskNames.NfsPrefix}' are reserved for the vDisks of NFS files");
+            return false;
+        }
+        return true;
     }
 }

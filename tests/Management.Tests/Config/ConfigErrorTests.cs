@@ -321,6 +321,8 @@ public class ConfigErrorTests
     [TestCase("my disk", "is not a valid name")]
     [TestCase("..", "cannot be a name")]
     [TestCase("a/b", "is not a valid name")]
+    [TestCase("nfs-1a", "reserved for the vDisks of NFS files")]
+    [TestCase("NFS-disk", "reserved for the vDisks of NFS files")]
     public void InvalidVDiskName_IsReported(string name, string reason)
     {
         Yaml.FailsAt(Yaml.Valid.Replace("name: disk0", $"name: \"{name}\"").Replace("vdisk: disk0", $"vdisk: \"{name}\""), 4, 11, "vdisks[0].name", reason);
