@@ -23,4 +23,13 @@ public interface INamespaceStore : IDisposable
     IReadOnlyList<DirEntryRecord> List(ulong dir, ulong afterCookie, int max);
 
     void Commit(NamespaceBatch batch);
+
+    /// <summary>Records, durably, that the regular file <paramref name="id"/> has a data vDisk (<see cref="NodeRecord.HasData"/>); a later <see cref="Commit"/> of the node keeps it.</summary>
+    void MarkHasData(ulong id);
+
+    /// <summary>Every object with <see cref="NodeRecord.HasData"/>, for the audit of data vDisks.</summary>
+    IReadOnlyList<ulong> FilesWithData();
+
+    /// <summary>One entry naming <paramref name="child"/> (the oldest, for a file with several links), to show an object's path.</summary>
+    bool TryFindEntry(ulong child, out ulong dir, out string name);
 }
