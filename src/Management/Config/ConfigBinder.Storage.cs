@@ -86,6 +86,10 @@ internal sealed partial class ConfigBinder
             }
             var vdisk = new VDiskConfig();
             vdisk.Name = RequiredUniqueName(m, _vdiskNames, CheckObjectName) ?? "";
+            // The NFS front end names its files' data vDisks nfs-<file id> and would take one of that name
+            // for a file's data: the prefix is theirs alone.
+            if (vdisk.Name.StartsWith("nfs-", StringComparison.OrdinalIgnoreCase))
+                ctx.Error(m.PositionOf("name"), m.PathOf("name"), $"'{vdisk.Name}': names starting with nfs- are reserved for the vDisks of NFS files");
 
             if (m.RequiredString("container", "every vDisk names its container") is { } container)
             {
