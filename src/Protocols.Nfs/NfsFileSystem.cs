@@ -62,6 +62,14 @@ public sealed class NfsFileSystem : IDisposable
         _store = store;
         _provisioner = provisioner;
         _log = logger;
+        // A file's data vDisk is named by its id, so no new file may get the id of a data vDisk that
+        // exists: after the namespace was restored from an older copy, its high-water mark can be below
+        // files created since, whose vDisks would otherwise become the contents of new files.
+        ulong highest = 0;
+        foreach (var d in provisioner.List())
+            if (TryParseVDiskName(d.Name, out ulong id) && id > highest)
+                highest = id;
+        store.ReserveIdsThrough(highest);
         foreach (var e in options.Exports)
             AddExport(e);
     }

@@ -10,6 +10,9 @@ public interface INamespaceStore : IDisposable
     /// <summary>A new object id, never handed out before (ids are never reused, so handles of deleted objects stay stale).</summary>
     ulong AllocateId();
 
+    /// <summary>Makes every later <see cref="AllocateId"/> return more than <paramref name="id"/> (ids in use outside the store, such as data vDisks a restored namespace does not know).</summary>
+    void ReserveIdsThrough(ulong id);
+
     /// <summary>The root directory of an export, or null the first time the export is seen.</summary>
     ulong? FindExportRoot(string path);
 

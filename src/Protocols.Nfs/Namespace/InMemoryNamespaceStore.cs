@@ -19,6 +19,12 @@ public sealed class InMemoryNamespaceStore : INamespaceStore
             return ++_nextId;
     }
 
+    public void ReserveIdsThrough(ulong id)
+    {
+        lock (_lock)
+            _nextId = Math.Max(_nextId, id);
+    }
+
     public ulong? FindExportRoot(string path)
     {
         lock (_lock)

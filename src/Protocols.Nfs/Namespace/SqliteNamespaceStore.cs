@@ -99,6 +99,19 @@ public sealed class SqliteNamespaceStore : INamespaceStore
 
     public ulong AllocateId() => (ulong)Interlocked.Increment(ref _nextId);
 
+    /// <summary>Raises the high-water mark in memory; the next commit writes it with the rest.</summary>
+    public void ReserveIdsThrough(ulong id)
+    {
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _nextId);
+            if ((ulong)current >= id)
+                return;
+        }
+        while (Interlocked.CompareExchange(ref _nextId, (long)id, current) != current);
+    }
+
     public ulong? FindExportRoot(string path)
     {
         lock (_lock)

@@ -133,6 +133,28 @@ public class DataVDiskTests
     }
 
     [Test]
+    public async Task A_new_file_never_gets_the_id_of_an_existing_data_vdisk()
+    {
+        // As after restoring an older namespace: a data vDisk with an id above the namespace's high-water mark.
+        ulong leftover = 0x1000;
+        using (var p = new FileVDiskProvisioner(Path.Combine(_dir, "vdisks")))
+        {
+            var v = p.Create("c1", NfsFileSystem.VDiskName(leftover), 1 << 20);
+            Assert.That(await v.WriteAsync(0, Bytes(4096, 9), StorageAppliance.Director.IoFlags.None, StorageAppliance.Director.IoContext.Internal("test")), Is.EqualTo(StorageAppliance.Director.IoStatus.Ok));
+        }
+        await using var host = new NfsTestHost(new SqliteNamespaceStore(_db), _dir);
+        await using var c = host.Connect();
+        var root = (await c.MountAsync("/data")).Handle;
+        var (_, f) = await c.CreateAsync(root, "new");
+        var attrs = (await c.GetAttrAsync(f)).Item2!;
+        Assert.That(attrs.FileId, Is.GreaterThan(leftover));
+        Assert.That(attrs.Size, Is.EqualTo(0UL));
+        Assert.That((await c.WriteAsync(f, 0, Bytes(10, 10))).Item1, Is.EqualTo(Nfsstat3.Ok));
+        Assert.That(host.FileSystem.FindDataFile(NfsFileSystem.VDiskName(leftover)), Is.Null, "the leftover vDisk is not the new file's");
+        Assert.That(host.FileSystem.FindDataFile(NfsFileSystem.VDiskName(attrs.FileId))!.Path, Is.EqualTo("/new"));
+    }
+
+    [Test]
     public async Task The_in_memory_store_keeps_the_data_flag_and_finds_entries_like_the_sqlite_one()
     {
         await using var host = new NfsTestHost();
