@@ -3,13 +3,16 @@ using StorageAppliance.Director.Qos;
 using StorageAppliance.Management.Admin;
 using StorageAppliance.Management.Config;
 using StorageAppliance.Protocols.Iscsi;
+using StorageAppliance.Protocols.Nfs;
 
 namespace StorageAppliance.Host;
 
 /// <summary>
 /// What the admin API and CLI may do to the running appliance: vDisks over the storage engine, and LUNs
 /// of the configured iSCSI targets for vDisks created at run time (kept in the metadata store so they
-/// survive a restart).
+/// survive a restart). vDisks that hold NFS files' data (nfs-&lt;file id&gt;) belong to their files: they are
+/// listed with the file's path and size, deleting or resizing one is refused while its file exists, and a
+/// Curator scan adds the NFS namespace's audit of files against vDisks to the engine's pass.
 /// </summary>
 public sealed class ApplianceAdmin : IApplianceAdmin
 {
@@ -17,7 +20,9 @@ public sealed class ApplianceAdmin : IApplianceAdmin
     private readonly StorageService _storage;
     private readonly IscsiServer? _iscsi;
     private readonly IoDirector _director;
+    private readonly NfsService? _nfs;
     private readonly object _lock = new();
+    private (DateTimeOffset Started, IReadOnlyList<string> Problems)? _lastNfsAudit;
 
     public ApplianceAdmin(ApplianceConfig config, StorageService storage, IServiceProvider services)
     {
@@ -25,6 +30,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
         _storage = storage;
         _iscsi = services.GetService(typeof(IscsiServer)) as IscsiServer;
         _director = (IoDirector)services.GetService(typeof(IoDirector))!;
+        _nfs = services.GetService(typeof(NfsService)) as NfsService;
     }
 
     public VDiskQos SetVDiskQos(string name, VDiskQosRequest request)
@@ -82,7 +88,12 @@ public sealed class ApplianceAdmin : IApplianceAdmin
     {
         if (_storage.Engine is not { } engine)
             throw new AdminException(AdminError.Unavailable, "the storage engine is not running");
-        return ToInfo(await engine.RunCuratorAsync(scrub).ConfigureAwait(false));
+        var report = ToInfo(await engine.RunCuratorAsync(scrub).ConfigureAwait(false));
+        // The engine knows vDisks, not files: the NFS namespace audits its files against them here, so
+        // neither layer references the other.
+        var nfs = AuditNfsData();
+        _lastNfsAudit = (report.Started, nfs);
+        return WithNfsProblems(report, nfs);
     }
 
     public CuratorStatusInfo GetCuratorStatus()
@@ -90,7 +101,49 @@ public sealed class ApplianceAdmin : IApplianceAdmin
         if (_storage.Engine is not { } engine)
             throw new AdminException(AdminError.Unavailable, "the storage engine is not running");
         var s = engine.CuratorStatus;
-        return new CuratorStatusInfo(s.Running, s.Phase, s.Done, s.Total, s.Last is null ? null : ToInfo(s.Last));
+        CuratorReportInfo? last = s.Last is null ? null : ToInfo(s.Last);
+        if (last is not null && _lastNfsAudit is { } audit && audit.Started == last.Started)
+            last = WithNfsProblems(last, audit.Problems);
+        return new CuratorStatusInfo(s.Running, s.Phase, s.Done, s.Total, last);
+    }
+
+    /// <summary>Files whose data vDisk is missing and data vDisks whose file is gone; none when NFS is not running.</summary>
+    private IReadOnlyList<string> AuditNfsData()
+    {
+        if (_nfs?.FileSystem is not { } fs)
+            return [];
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var d in _storage.Provisioner.List())
+            names.Add(d.Name);
+        return fs.AuditData(names);
+    }
+
+    private static CuratorReportInfo WithNfsProblems(CuratorReportInfo report, IReadOnlyList<string> problems) =>
+        problems.Count == 0 ? report : report with { Problems = [.. report.Problems, .. problems] };
+
+    /// <summary>
+    /// A vDisk that holds an NFS file's data changes only through the file (its size is the file's, its
+    /// data the file's contents): refused while the file exists. An orphan (its file removed, the vDisk
+    /// left by an interrupted remove) may be deleted.
+    /// </summary>
+    private void RefuseIfNfsData(string name, bool delete)
+    {
+        if (!NfsFileSystem.TryParseVDiskName(name, out _))
+            return;
+        string how = delete ? "remove the file over NFS to delete its data" : "truncate or extend the file over NFS to change its size";
+        if (_nfs?.FileSystem is not { } fs)
+        {
+            if (_config.Nfs.Enabled)
+                throw new AdminException(AdminError.Unavailable, $"{name} holds an NFS file's data and NFS is not running yet to say which; try again once it is");
+            throw new AdminException(AdminError.Conflict, $"{name} holds the data of an NFS file (NFS is disabled in {_config.Source}, so which one cannot be told); it is managed only through its file");
+        }
+        if (fs.FindDataFile(name) is { } file)
+        {
+            throw new AdminException(AdminError.Conflict,
+                $"{name} holds the data of NFS file {file.Path} in export {file.Export} ({file.Export}:{file.Path}, {file.SizeBytes} bytes); it is managed only through the file: {how}");
+        }
+        if (!delete)
+            throw new AdminException(AdminError.Conflict, $"{name} is the data vDisk of an NFS file that no longer exists; it cannot be resized, only deleted");
     }
 
     private static CuratorReportInfo ToInfo(VDisk.CuratorReport r) => new(r.Started, Math.Round(r.Took.TotalSeconds, 3), r.Scrubbed, r.BlocksReduced, r.BytesReduced,
@@ -132,6 +185,10 @@ public sealed class ApplianceAdmin : IApplianceAdmin
                     throw new AdminException(AdminError.Conflict, $"LUN {lun} of {target.Name} is already in use");
             }
             string container = request.Container ?? DefaultContainer(target?.Name);
+            // The NFS front end names its files' vDisks nfs-<file id> and adopts one of that name at a file's
+            // first write: a vDisk made here under such a name would become some future file's contents.
+            if (request.Name.StartsWith(NfsFileSystem.DataVDiskPrefix, StringComparison.OrdinalIgnoreCase))
+                throw new AdminException(AdminError.Invalid, $"'{request.Name}': names starting with {NfsFileSystem.DataVDiskPrefix} are reserved for the vDisks of NFS files");
             IVDisk vdisk;
             try
             {
@@ -194,6 +251,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
     {
         lock (_lock)
         {
+            RefuseIfNfsData(name, delete: false);
             var vdisk = _storage.Provisioner.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
             if (capacityBytes < vdisk.CapacityBytes && !allowShrink)
                 throw new AdminException(AdminError.Invalid, $"{name} has {vdisk.CapacityBytes} bytes; shrinking to {capacityBytes} discards the data past the new end: pass --shrink to do it");
@@ -219,6 +277,7 @@ public sealed class ApplianceAdmin : IApplianceAdmin
             if (_config.FindVDisk(name) is not null)
                 throw new AdminException(AdminError.Conflict, $"{name} is defined in {_config.Source}; remove it from the config instead");
             var vdisk = _storage.Provisioner.Open(name) ?? throw new AdminException(AdminError.NotFound, $"no vDisk named {name}");
+            RefuseIfNfsData(name, delete: true);
             foreach (var t in _config.Targets)
             {
                 var list = _storage.RuntimeExports(t.Name).ToList();
@@ -264,7 +323,8 @@ public sealed class ApplianceAdmin : IApplianceAdmin
 
     private VDiskInfo ToInfo(VDiskDescription d, Dictionary<string, List<string>> exports) =>
         new(d.Id, d.Name, d.Container, d.CapacityBytes, d.UsedBytes, d.AllocatedBytes, d.LogicalBlockSize, d.Thin,
-            _config.FindVDisk(d.Name) is not null, exports.TryGetValue(d.Name, out var e) ? e : []);
+            _config.FindVDisk(d.Name) is not null, exports.TryGetValue(d.Name, out var e) ? e : [],
+            _nfs?.FileSystem?.FindDataFile(d.Name) is { } f ? new NfsFileInfo(f.Export, f.Path, (long)f.SizeBytes) : null);
 
     private static AdminException Map(ProvisioningException e) => new(e.Error switch
     {

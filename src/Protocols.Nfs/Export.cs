@@ -44,17 +44,26 @@ public sealed class Export
 
 /// <summary>
 /// Who a call acts as on an export, after squashing: AUTH_NONE and (with root_squash) uid 0 become the
-/// anonymous uid/gid. A struct over the call's credential, so building one allocates nothing.
+/// anonymous uid/gid, and with root_squash group 0 is squashed too, primary or supplementary, whoever
+/// sends it (as the Linux server does: a client claiming gid 0 must not get root's group access). A
+/// struct over the call's credential, so building one allocates nothing.
 /// </summary>
 public readonly struct Caller
 {
     private readonly RpcCredential? _credential;
+    private readonly bool _squashGroupZero;
 
     public Caller(uint uid, uint gid, RpcCredential? credential)
+        : this(uid, gid, credential, false)
+    {
+    }
+
+    private Caller(uint uid, uint gid, RpcCredential? credential, bool squashGroupZero)
     {
         Uid = uid;
         Gid = gid;
         _credential = credential;
+        _squashGroupZero = squashGroupZero;
     }
 
     public uint Uid { get; }
@@ -64,8 +73,11 @@ public readonly struct Caller
     public static Caller Of(RpcCall call, Export export)
     {
         var c = call.Credential;
-        if (!c.IsAuthSys || (c.Uid == 0 && export.Options.RootSquash))
-            return new Caller(export.Options.AnonUid, export.Options.AnonGid, null);
+        var o = export.Options;
+        if (!c.IsAuthSys || (c.Uid == 0 && o.RootSquash))
+            return new Caller(o.AnonUid, o.AnonGid, null);
+        if (o.RootSquash)
+            return new Caller(c.Uid, c.Gid == 0 ? o.AnonGid : c.Gid, c, squashGroupZero: true);
         return new Caller(c.Uid, c.Gid, c);
     }
 
@@ -73,7 +85,7 @@ public readonly struct Caller
     {
         if (gid == Gid)
             return true;
-        if (_credential is null)
+        if (_credential is null || (gid == 0 && _squashGroupZero))
             return false;
         foreach (var g in _credential.Gids)
             if (g == gid)

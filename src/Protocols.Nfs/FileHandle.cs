@@ -12,7 +12,8 @@ namespace StorageAppliance.Protocols.Nfs;
 /// +-------+-------+-------+-------+---------------+------------------------------+------------------------------+
 /// </code>
 /// A handle whose file id no longer exists, or whose generation differs, is NFS3ERR_STALE; one that
-/// is not of this form at all is NFS3ERR_BADHANDLE.
+/// is not of this form at all is NFS3ERR_BADHANDLE, and so is one whose reserved bytes are not zero:
+/// each object has exactly one spelling of its handle, so a client cannot make new names for it.
 /// </summary>
 public readonly struct FileHandle
 {
@@ -54,7 +55,7 @@ public readonly struct FileHandle
     public static bool TryParse(ReadOnlySpan<byte> handle, out FileHandle fh)
     {
         fh = default;
-        if (handle.Length != Size || handle[0] != Magic || handle[1] != Version)
+        if (handle.Length != Size || handle[0] != Magic || handle[1] != Version || handle[2] != 0 || handle[3] != 0)
             return false;
         fh = new FileHandle(BinaryPrimitives.ReadUInt32BigEndian(handle[4..]), BinaryPrimitives.ReadUInt64BigEndian(handle[8..]), BinaryPrimitives.ReadUInt64BigEndian(handle[16..]));
         return true;

@@ -24,6 +24,9 @@ public struct SetAttributes
     public readonly bool IsEmpty => Mode is null && Uid is null && Gid is null && Size is null && AtimeHow == 0 && MtimeHow == 0;
 }
 
+/// <summary>A regular file as the owner of a data vDisk: its export, its path under the export (by its first link), size and links.</summary>
+public sealed record NfsDataFile(ulong FileId, string Export, string Path, ulong SizeBytes, uint Links);
+
 /// <summary>Weak cache consistency attributes (wcc_attr, RFC 1813 section 2.6) taken before an operation.</summary>
 public readonly record struct WccAttr(ulong Size, long MtimeNs, long CtimeNs)
 {
@@ -44,6 +47,9 @@ public sealed class NfsFileSystem : IDisposable
     private readonly NamespaceBatch _batch = new();
     private readonly ConcurrentDictionary<ulong, NfsNode> _nodes = new();
     private readonly ConcurrentDictionary<ulong, NfsNode> _dirty = new();
+
+    /// <summary>Files removed from the namespace whose vDisk is being deleted: not orphans for the audit.</summary>
+    private readonly ConcurrentDictionary<ulong, byte> _deleting = new();
     private readonly Dictionary<uint, Export> _exports = new();
     private readonly List<Export> _exportList = new();
     private readonly INamespaceStore _store;
@@ -56,6 +62,14 @@ public sealed class NfsFileSystem : IDisposable
         _store = store;
         _provisioner = provisioner;
         _log = logger;
+        // A file's data vDisk is named by its id, so no new file may get the id of a data vDisk that
+        // exists: after the namespace was restored from an older copy, its high-water mark can be below
+        // files created since, whose vDisks would otherwise become the contents of new files.
+        ulong highest = 0;
+        foreach (var d in provisioner.List())
+            if (TryParseVDiskName(d.Name, out ulong id) && id > highest)
+                highest = id;
+        store.ReserveIdsThrough(highest);
         foreach (var e in options.Exports)
             AddExport(e);
     }
@@ -66,8 +80,23 @@ public sealed class NfsFileSystem : IDisposable
 
     public INamespaceStore Store => _store;
 
+    /// <summary>The prefix of the names of vDisks that hold files' data; no other vDisk may have it.</summary>
+    public const string DataVDiskPrefix = "nfs-";
+
     /// <summary>Name of the vDisk that holds a regular file's data.</summary>
-    public static string VDiskName(ulong fileId) => "nfs-" + fileId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+    public static string VDiskName(ulong fileId) => DataVDiskPrefix + fileId.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>True for a name of the form <see cref="VDiskName"/> gives (nfs- and 16 lower-case hex digits), with the file id.</summary>
+    public static bool TryParseVDiskName(string name, out ulong fileId)
+    {
+        fileId = 0;
+        if (name.Length != DataVDiskPrefix.Length + 16 || !name.StartsWith(DataVDiskPrefix, StringComparison.Ordinal))
+            return false;
+        foreach (char ch in name.AsSpan(DataVDiskPrefix.Length))
+            if (!char.IsAsciiHexDigitLower(ch) && !char.IsAsciiDigit(ch))
+                return false;
+        return ulong.TryParse(name.AsSpan(DataVDiskPrefix.Length), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out fileId);
+    }
 
     public static long NowNs() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 
@@ -155,17 +184,43 @@ public sealed class NfsFileSystem : IDisposable
 
     // ---- permissions ----
 
-    /// <summary>Unix permission check; want is a mask of 4 (read), 2 (write), 1 (execute/search).</summary>
+    /// <summary>Bits of <c>want</c> in <see cref="Permits"/>, as in the mode's rwx triplets.</summary>
+    public const uint MayRead = 4, MayWrite = 2, MayExec = 1;
+
+    /// <summary>
+    /// Unix permission check from the mode bits alone; want is a mask of 4 (read), 2 (write), 1
+    /// (execute/search). Root (uid 0 after squashing) may do everything but execute a non-directory that
+    /// has no execute bit at all (what Linux grants CAP_DAC_OVERRIDE).
+    /// </summary>
     public static bool Permits(in NodeRecord r, in Caller c, uint want)
     {
         if (c.Uid == 0)
-            return (want & 1) == 0 || r.Type == Ftype3.Dir || (r.Mode & 0x49) != 0;
+            return (want & MayExec) == 0 || r.Type == Ftype3.Dir || (r.Mode & 0x49) != 0;
         uint bits = c.Uid == r.Uid ? r.Mode >> 6 : c.InGroup(r.Gid) ? r.Mode >> 3 : r.Mode;
         return (bits & want) == want;
     }
 
-    /// <summary>READ and WRITE on a file the caller owns are allowed whatever its mode (as knfsd does), so a file created 0444 can still be written by its creator.</summary>
-    public static bool PermitsData(in NodeRecord r, in Caller c, uint want) => c.Uid == r.Uid || Permits(r, c, want);
+    /// <summary>
+    /// READ, WRITE and COMMIT of a file, and SETATTR of its size: the owner may whatever the mode, as
+    /// knfsd's NFSD_MAY_OWNER_OVERRIDE allows, because a client checks permission when a file is opened
+    /// (with ACCESS) and a process may keep writing a file it opened before a chmod 0444 or ftruncate a
+    /// file of mode 000. READ is also allowed when only execute is (knfsd: a client reads a binary of
+    /// mode 0111 to run it). ACCESS does not use this: it answers from the mode bits.
+    /// </summary>
+    public static bool PermitsData(in NodeRecord r, in Caller c, uint want)
+    {
+        if (c.Uid == r.Uid || Permits(r, c, want))
+            return true;
+        return want == MayRead && r.Type == Ftype3.Reg && Permits(r, c, MayExec);
+    }
+
+    /// <summary>
+    /// Removing or replacing the entry of <paramref name="victim"/> in <paramref name="dir"/>, beyond write
+    /// and search on the directory: in a sticky directory (mode 01000, as /tmp) only the owner of the
+    /// entry's object or of the directory, or root, may (POSIX; Linux's may_delete).
+    /// </summary>
+    public static bool MayDeleteEntry(in NodeRecord dir, in NodeRecord victim, in Caller c) =>
+        (dir.Mode & 0x200) == 0 || c.Uid == 0 || c.Uid == dir.Uid || c.Uid == victim.Uid;
 
     // ---- names ----
 
@@ -372,6 +427,8 @@ public sealed class NfsFileSystem : IDisposable
                 return Nfsstat3.NotDir;
             if (!directory && child.R.Type == Ftype3.Dir)
                 return Nfsstat3.IsDir;
+            if (!MayDeleteEntry(dir.R, child.R, caller))
+                return Nfsstat3.Acces;
             if (directory && _store.HasEntries(child.Id))
                 return Nfsstat3.NotEmpty;
             long now = NowNs();
@@ -417,6 +474,8 @@ public sealed class NfsFileSystem : IDisposable
 
     private NfsNode Forget(NfsNode node)
     {
+        if (node.R.Type == Ftype3.Reg)
+            _deleting[node.Id] = 0;
         node.Deleted = true;
         _nodes.TryRemove(node.Id, out _);
         _dirty.TryRemove(node.Id, out _);
@@ -437,6 +496,10 @@ public sealed class NfsFileSystem : IDisposable
         catch (Exception e)
         {
             NfsLog.DataDeleteFailed(_log, VDiskName(node.Id), e.Message);
+        }
+        finally
+        {
+            _deleting.TryRemove(node.Id, out _);
         }
     }
 
@@ -466,17 +529,25 @@ public sealed class NfsFileSystem : IDisposable
             if (src is null)
                 return Nfsstat3.ServerFault;
             bool srcIsDir = src.R.Type == Ftype3.Dir;
+            if (!MayDeleteEntry(fromDir.R, src.R, caller))
+                return Nfsstat3.Acces;
             if (srcIsDir && fromDir.Id != toDir.Id)
             {
-                // A directory cannot move under itself.
+                // Moving a directory rewrites its "..": Linux's vfs_rename wants write permission on it.
+                if (!Permits(src.R, caller, MayWrite))
+                    return Nfsstat3.Acces;
+                // A directory cannot move under itself: walk up from the target to the export's root. The
+                // walk ends at the root whatever the depth; a cycle would be a corrupt namespace.
                 ulong walk = toDir.Id;
-                for (int depth = 0; depth < 4096; depth++)
+                for (int depth = 0; ; depth++)
                 {
                     if (walk == srcId)
                         return Nfsstat3.Inval;
                     var w = GetNodeLocked(walk);
                     if (w is null || w.R.ParentId == walk)
                         break;
+                    if (depth > 1_000_000)
+                        return Nfsstat3.ServerFault;
                     walk = w.R.ParentId;
                 }
             }
@@ -495,6 +566,8 @@ public sealed class NfsFileSystem : IDisposable
                     return Nfsstat3.NotDir;
                 if (!srcIsDir && dstIsDir)
                     return Nfsstat3.IsDir;
+                if (!MayDeleteEntry(toDir.R, replaced.R, caller))
+                    return Nfsstat3.Acces;
                 if (dstIsDir && _store.HasEntries(dstId))
                     return Nfsstat3.NotEmpty;
                 _batch.RemovedEntries.Add((toDir.Id, to));
@@ -651,7 +724,14 @@ public sealed class NfsFileSystem : IDisposable
             lock (node)
             {
                 if (a.Mode is uint m)
+                {
+                    // As chmod(2) on Linux: the set-group-id bit is dropped, not refused, when the caller is not
+                    // root and not in the file's (new) group.
+                    uint group = a.Gid ?? node.R.Gid;
+                    if ((m & 0x400) != 0 && caller.Uid != 0 && !caller.InGroup(group))
+                        m &= ~0x400u;
                     node.R.Mode = m & 0xfff;
+                }
                 if (a.Uid is uint u)
                     node.R.Uid = u;
                 if (a.Gid is uint gg)
@@ -724,11 +804,26 @@ public sealed class NfsFileSystem : IDisposable
 
     // ---- data ----
 
-    /// <summary>The file's vDisk, or null while it has never been written.</summary>
+    /// <summary>
+    /// The file's vDisk, or null while it has never been written; <paramref name="lost"/> when it was
+    /// written (<see cref="NodeRecord.HasData"/>) and its vDisk is gone: reads and writes of it are
+    /// NFS3ERR_IO rather than zeros, and the Curator's audit reports it.
+    /// </summary>
+    public IVDisk? OpenDisk(NfsNode node, out bool lost)
+    {
+        var disk = OpenDisk(node);
+        lost = disk is null && node.R.HasData;
+        if (lost)
+            NfsLog.DataLost(_log, node.Id, VDiskName(node.Id));
+        return disk;
+    }
+
+    /// <summary>The file's vDisk, or null while it has never been written (or when it is lost: see the other overload).</summary>
     public IVDisk? OpenDisk(NfsNode node)
     {
         if (node.DiskResolved)
             return node.Disk;
+        IVDisk? disk;
         lock (node)
         {
             if (!node.DiskResolved)
@@ -736,16 +831,49 @@ public sealed class NfsFileSystem : IDisposable
                 node.Disk = _provisioner.Open(VDiskName(node.Id));
                 node.DiskResolved = true;
             }
-            return node.Disk;
+            disk = node.Disk;
+        }
+        // Files written before the flag existed get it the first time their vDisk is seen.
+        if (disk is not null && !node.R.HasData)
+            MarkHasData(node);
+        return disk;
+    }
+
+    /// <summary>
+    /// Records that the file has a vDisk, before the first write to it is acknowledged. Taken outside
+    /// the node's lock (the namespace lock comes first). A failure is logged, not returned: the flag only
+    /// tells a lost vDisk from one never created, and the next open tries again.
+    /// </summary>
+    private void MarkHasData(NfsNode node)
+    {
+        lock (_nsLock)
+        {
+            if (node.Deleted || node.R.HasData)
+                return;
+            try
+            {
+                _store.MarkHasData(node.Id);
+            }
+            catch (Exception e)
+            {
+                NfsLog.FlushFailed(_log, $"recording that file {node.Id:x} has data: {e.Message}");
+                return;
+            }
+            lock (node)
+                node.R.HasData = true;
         }
     }
 
     /// <summary>The file's vDisk, created (thin, <see cref="NfsServerOptions.MaxFileSize"/>) in the export's container at its first write.</summary>
     public Nfsstat3 EnsureDisk(Export export, NfsNode node, out IVDisk disk)
     {
-        disk = OpenDisk(node)!;
+        disk = OpenDisk(node, out bool lost)!;
         if (disk is not null)
             return Nfsstat3.Ok;
+        // A new vDisk would hide the loss behind a file of zeros and new data.
+        if (lost)
+            return Nfsstat3.Io;
+        Nfsstat3 result;
         lock (node)
         {
             if (node.Disk is not null)
@@ -771,8 +899,10 @@ public sealed class NfsFileSystem : IDisposable
             if (node.Disk is null)
                 return Nfsstat3.Io;
             disk = node.Disk;
-            return Nfsstat3.Ok;
+            result = Nfsstat3.Ok;
         }
+        MarkHasData(node);
+        return result;
     }
 
     /// <summary>After a write: grows the size, sets mtime/ctime; returns the attributes before. Allocates nothing once the node is dirty.</summary>
@@ -846,6 +976,77 @@ public sealed class NfsFileSystem : IDisposable
             _store.Commit(_batch);
             return n;
         }
+    }
+
+    // ---- data vDisks, as an administrator sees them ----
+
+    /// <summary>
+    /// The file whose data <paramref name="vdiskName"/> holds, or null when the name is not a data
+    /// vDisk's or its file no longer exists (an orphan, left by an interrupted remove).
+    /// </summary>
+    public NfsDataFile? FindDataFile(string vdiskName)
+    {
+        if (!TryParseVDiskName(vdiskName, out ulong id))
+            return null;
+        lock (_nsLock)
+        {
+            var node = GetNodeLocked(id);
+            if (node is null || node.Deleted || node.R.Type != Ftype3.Reg)
+                return null;
+            var r = node.Snapshot();
+            _exports.TryGetValue(r.ExportId, out var export);
+            return new NfsDataFile(id, export?.Path ?? $"(export {r.ExportId})", PathOfLocked(id, export), r.Size, r.Nlink);
+        }
+    }
+
+    /// <summary>The path of an object under its export's root ("/dir/file"), by its first link; "(unlinked)" when it has none.</summary>
+    private string PathOfLocked(ulong id, Export? export)
+    {
+        var parts = new List<string>();
+        ulong at = id;
+        for (int depth = 0; depth < 4096 && (export is null || at != export.RootId); depth++)
+        {
+            if (!_store.TryFindEntry(at, out ulong dir, out string name))
+                return parts.Count == 0 ? "(unlinked)" : "(unlinked)/" + string.Join('/', Enumerable.Reverse(parts));
+            parts.Add(name);
+            at = dir;
+        }
+        parts.Reverse();
+        return "/" + string.Join('/', parts);
+    }
+
+    /// <summary>
+    /// The audit of files against their data vDisks, for the Curator's report: every file that was
+    /// written and whose vDisk is not among <paramref name="vdiskNames"/> (its data is lost), and every
+    /// data vDisk whose file no longer exists (space nothing can reach). Each problem is one line.
+    /// </summary>
+    public IReadOnlyList<string> AuditData(IReadOnlyCollection<string> vdiskNames)
+    {
+        var problems = new List<string>();
+        var names = vdiskNames as IReadOnlySet<string> ?? new HashSet<string>(vdiskNames, StringComparer.Ordinal);
+        IReadOnlyList<ulong> written;
+        lock (_nsLock)
+            written = _store.FilesWithData();
+        foreach (ulong id in written)
+        {
+            string name = VDiskName(id);
+            if (names.Contains(name) || _provisioner.Open(name) is not null)
+                continue;
+            if (FindDataFile(name) is not { } file)
+                continue; // removed meanwhile
+            problems.Add($"NFS file {file.Export}:{file.Path} ({file.SizeBytes} bytes, file id {id}) has lost its data: its vDisk {name} is missing, so READ and WRITE of it fail with NFS3ERR_IO; restore the file from a backup, or remove it");
+        }
+        foreach (string name in names)
+        {
+            if (!TryParseVDiskName(name, out ulong id) || _deleting.ContainsKey(id))
+                continue;
+            if (GetNode(id) is { Deleted: false })
+                continue;
+            if (_provisioner.Open(name) is null || _deleting.ContainsKey(id))
+                continue; // deleted meanwhile
+            problems.Add($"vDisk {name} holds the data of NFS file id {id}, which no longer exists (a remove was interrupted): its space is unreachable; free it with `appliance vdisk delete {name}`");
+        }
+        return problems;
     }
 
     public static Nfsstat3 ToNfsstat(IoStatus s) => s switch

@@ -31,4 +31,7 @@ internal static partial class NfsLog
 
     [LoggerMessage(EventId = 5108, Level = LogLevel.Information, Message = "NFS: namespace in {Path}; write verifier {Verifier:x16}")]
     public static partial void NamespaceOpened(ILogger logger, string path, ulong verifier);
+
+    [LoggerMessage(EventId = 5109, Level = LogLevel.Error, Message = "NFS: file {FileId:x} was written but its data vDisk {Name} is missing: its data is lost; READ and WRITE of it fail with NFS3ERR_IO")]
+    public static partial void DataLost(ILogger logger, ulong fileId, string name);
 }

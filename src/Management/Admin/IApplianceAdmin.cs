@@ -39,7 +39,14 @@ public sealed record VDiskCreateRequest(
     string? Target = null,
     int? Lun = null);
 
-/// <summary>A vDisk as the admin API shows it.</summary>
+/// <summary>
+/// The NFS file whose data a vDisk (named nfs-&lt;file id&gt;) holds: its export, its path under the
+/// export and its size. Such a vDisk's capacity is the file's address space (the most an NFS file may
+/// grow to), not its size, and it is managed only through the file.
+/// </summary>
+public sealed record NfsFileInfo(string Export, string Path, long SizeBytes);
+
+/// <summary>A vDisk as the admin API shows it; <see cref="NfsFile"/> is set for one that holds an NFS file's data.</summary>
 public sealed record VDiskInfo(
     long Id,
     string Name,
@@ -50,7 +57,8 @@ public sealed record VDiskInfo(
     int LogicalBlockSize,
     bool Thin,
     bool FromConfig,
-    IReadOnlyList<string> Exports);
+    IReadOnlyList<string> Exports,
+    NfsFileInfo? NfsFile = null);
 
 /// <summary>
 /// What the running appliance lets an operator do (the CLI talks to it over the admin socket). The
@@ -63,10 +71,10 @@ public interface IApplianceAdmin
 
     VDiskInfo CreateVDisk(VDiskCreateRequest request);
 
-    /// <summary>Growing raises CAPACITY DATA HAS CHANGED on every path; shrinking below written data needs <paramref name="allowShrink"/>.</summary>
+    /// <summary>Growing raises CAPACITY DATA HAS CHANGED on every path; shrinking below written data needs <paramref name="allowShrink"/>. A vDisk of an NFS file is refused (Conflict).</summary>
     VDiskInfo ResizeVDisk(string name, long capacityBytes, bool allowShrink);
 
-    /// <summary>Removes its LUNs (REPORTED LUNS DATA HAS CHANGED), deletes it and releases its space. Config-defined vDisks are refused.</summary>
+    /// <summary>Removes its LUNs (REPORTED LUNS DATA HAS CHANGED), deletes it and releases its space. Config-defined vDisks and vDisks of NFS files are refused (Conflict).</summary>
     void DeleteVDisk(string name);
 
     /// <summary>Changes a vDisk's QoS policy at once, without a restart, and keeps it in the metadata store.</summary>

@@ -273,7 +273,16 @@ public static class VDiskCommands
             else if (vdisks.Count == 0)
                 c.Env.Out.WriteLine("No vDisks.");
             else
+            {
                 c.Env.Console.Write(Table(vdisks));
+                if (vdisks.Any(v => v.NfsFile is not null))
+                {
+                    c.Env.Out.WriteLine();
+                    c.Env.Out.WriteLine("NFS files: SIZE is the file's size (its vDisk addresses up to " +
+                        $"{ByteSize.Format(vdisks.First(v => v.NfsFile is not null).CapacityBytes)}, the most the file may grow to). " +
+                        "They are managed through the file: delete and resize are refused; QoS may be set.");
+                }
+            }
             return CliExitCode.Ok;
         }));
         return command;
@@ -284,7 +293,7 @@ public static class VDiskCommands
         var name = NameArgument("The vDisk to resize");
         var size = SizeOption("Its new capacity, e.g. 200GiB");
         var shrink = new Option<bool>("--shrink") { Description = "Allow a smaller size; data beyond the new end is lost" };
-        var command = new Command("resize", "Change a vDisk's capacity; initiators see CAPACITY DATA HAS CHANGED") { name, size, shrink };
+        var command = new Command("resize", "Change a vDisk's capacity; initiators see CAPACITY DATA HAS CHANGED (not for a vDisk of an NFS file: change the file's size)") { name, size, shrink };
         command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
         {
             VDiskInfo info = await client.ResizeVDiskAsync(parse.GetRequiredValue(name), parse.GetValue(size), parse.GetValue(shrink), ct).ConfigureAwait(false);
@@ -298,7 +307,7 @@ public static class VDiskCommands
     {
         var name = NameArgument("The vDisk to delete");
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (required when stdin is not a terminal)" };
-        var command = new Command("delete", "Delete a vDisk and all its data; its LUNs disappear from their targets") { name, yes };
+        var command = new Command("delete", "Delete a vDisk and all its data; its LUNs disappear from their targets (not for a vDisk of an NFS file: remove the file)") { name, yes };
         command.SetAction((parse, ct) => c.RunAsync(parse, async client =>
         {
             string vdisk = parse.GetRequiredValue(name);
@@ -309,10 +318,11 @@ public static class VDiskCommands
                     c.Env.Error.WriteLine($"appliance: refusing to delete vDisk '{vdisk}' without confirmation: stdin is not a terminal, so pass --yes");
                     return CliExitCode.Invalid;
                 }
-                // Ask only about a vDisk that exists; a typo should say so before the question.
+                // Ask only about a vDisk that exists and may be deleted; a typo should say so before the question.
                 IReadOnlyList<VDiskInfo> all = await client.ListVDisksAsync(ct).ConfigureAwait(false);
-                if (!all.Any(v => v.Name == vdisk))
-                    throw new AdminException(AdminError.NotFound, $"no vDisk is named '{vdisk}'");
+                VDiskInfo? info = all.FirstOrDefault(v => v.Name == vdisk) ?? throw new AdminException(AdminError.NotFound, $"no vDisk is named '{vdisk}'");
+                if (info.NfsFile is { } file)
+                    throw new AdminException(AdminError.Conflict, $"{vdisk} holds the data of NFS file {file.Path} in export {file.Export} ({file.Export}:{file.Path}); it is managed only through the file: remove the file over NFS to delete its data");
                 c.Env.Error.Write($"Delete vDisk '{vdisk}' and all its data? [y/N] ");
                 string answer = (await c.Env.In.ReadLineAsync(ct).ConfigureAwait(false) ?? "").Trim();
                 if (!answer.Equals("y", StringComparison.OrdinalIgnoreCase) && !answer.Equals("yes", StringComparison.OrdinalIgnoreCase))
@@ -338,16 +348,19 @@ public static class VDiskCommands
             table.Columns[right].RightAligned();
         foreach (VDiskInfo v in vdisks)
         {
+            // An NFS file's vDisk: its size is the file's, and where it is exported is the file's path.
+            string exports = v.NfsFile is { } f ? $"NFS file {f.Export}:{f.Path}"
+                : v.Exports.Count == 0 ? "-" : string.Join(", ", v.Exports);
             table.AddRow(
                 new Text(v.Name),
                 new Text(v.Id.ToString(CultureInfo.InvariantCulture)),
                 new Text(v.Container),
-                new Text(ByteSize.Format(v.CapacityBytes)),
+                new Text(v.NfsFile is { } file ? ByteSize.Format(file.SizeBytes) : ByteSize.Format(v.CapacityBytes)),
                 new Text(ByteSize.Format(v.UsedBytes)),
                 new Text(ByteSize.Format(v.AllocatedBytes)),
                 new Text(v.LogicalBlockSize.ToString(CultureInfo.InvariantCulture)),
                 new Text(v.Thin ? "yes" : "no"),
-                new Text(v.Exports.Count == 0 ? "-" : string.Join(", ", v.Exports)));
+                new Text(exports));
         }
         return table;
     }

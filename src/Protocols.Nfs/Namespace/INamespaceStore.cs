@@ -10,6 +10,9 @@ public interface INamespaceStore : IDisposable
     /// <summary>A new object id, never handed out before (ids are never reused, so handles of deleted objects stay stale).</summary>
     ulong AllocateId();
 
+    /// <summary>Makes every later <see cref="AllocateId"/> return more than <paramref name="id"/> (ids in use outside the store, such as data vDisks a restored namespace does not know).</summary>
+    void ReserveIdsThrough(ulong id);
+
     /// <summary>The root directory of an export, or null the first time the export is seen.</summary>
     ulong? FindExportRoot(string path);
 
@@ -23,4 +26,13 @@ public interface INamespaceStore : IDisposable
     IReadOnlyList<DirEntryRecord> List(ulong dir, ulong afterCookie, int max);
 
     void Commit(NamespaceBatch batch);
+
+    /// <summary>Records, durably, that the regular file <paramref name="id"/> has a data vDisk (<see cref="NodeRecord.HasData"/>); a later <see cref="Commit"/> of the node keeps it.</summary>
+    void MarkHasData(ulong id);
+
+    /// <summary>Every object with <see cref="NodeRecord.HasData"/>, for the audit of data vDisks.</summary>
+    IReadOnlyList<ulong> FilesWithData();
+
+    /// <summary>One entry naming <paramref name="child"/> (the oldest, for a file with several links), to show an object's path.</summary>
+    bool TryFindEntry(ulong child, out ulong dir, out string name);
 }

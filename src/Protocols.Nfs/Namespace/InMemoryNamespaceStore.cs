@@ -19,6 +19,12 @@ public sealed class InMemoryNamespaceStore : INamespaceStore
             return ++_nextId;
     }
 
+    public void ReserveIdsThrough(ulong id)
+    {
+        lock (_lock)
+            _nextId = Math.Max(_nextId, id);
+    }
+
     public ulong? FindExportRoot(string path)
     {
         lock (_lock)
@@ -93,6 +99,50 @@ public sealed class InMemoryNamespaceStore : INamespaceStore
             }
             foreach (var (path, root) in batch.ExportRoots)
                 _exports[path] = root;
+        }
+    }
+
+    public void MarkHasData(ulong id)
+    {
+        lock (_lock)
+        {
+            if (_nodes.TryGetValue(id, out var n))
+            {
+                n.HasData = true;
+                _nodes[id] = n;
+            }
+        }
+    }
+
+    public IReadOnlyList<ulong> FilesWithData()
+    {
+        var result = new List<ulong>();
+        lock (_lock)
+        {
+            foreach (var (id, n) in _nodes)
+                if (n.HasData)
+                    result.Add(id);
+        }
+        return result;
+    }
+
+    public bool TryFindEntry(ulong child, out ulong dir, out string name)
+    {
+        lock (_lock)
+        {
+            ulong best = ulong.MaxValue;
+            dir = 0;
+            name = string.Empty;
+            foreach (var ((d, n), e) in _byName)
+            {
+                if (e.Child == child && e.Cookie < best)
+                {
+                    best = e.Cookie;
+                    dir = d;
+                    name = n;
+                }
+            }
+            return best != ulong.MaxValue;
         }
     }
 

@@ -32,6 +32,13 @@ public struct NodeRecord
 
     /// <summary>A symbolic link's target.</summary>
     public string? SymlinkTarget;
+
+    /// <summary>
+    /// A regular file whose data vDisk has been created (<see cref="INamespaceStore.MarkHasData"/>): from
+    /// then on a missing vDisk is lost data (NFS3ERR_IO, and a problem in the Curator's audit), not a file
+    /// that was never written.
+    /// </summary>
+    public bool HasData;
 }
 
 /// <summary>A directory entry as listed: its cookie (stable for the entry's life), name and object.</summary>

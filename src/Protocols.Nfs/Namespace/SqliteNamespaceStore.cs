@@ -12,6 +12,9 @@ namespace StorageAppliance.Protocols.Nfs.Namespace;
 /// entries(cookie PK AUTOINCREMENT, dir, name, child)             -- UNIQUE(dir, name); the cookie orders
 ///                                                                   READDIR and never changes or is reused
 /// exports(path PK, root)
+/// file_data(id PK)                                               -- regular files whose data vDisk exists
+///                                                                   (NodeRecord.HasData); rows of deleted
+///                                                                   nodes are dropped at open
 /// </code>
 /// READDIR cookies 1 and 2 are "." and ".."; an entry's cookie is its row id + 2.
 /// </summary>
@@ -50,6 +53,9 @@ public sealed class SqliteNamespaceStore : INamespaceStore
             CREATE UNIQUE INDEX IF NOT EXISTS entries_by_name ON entries(dir, name);
             CREATE TABLE IF NOT EXISTS exports(path TEXT PRIMARY KEY, root INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS file_data(id INTEGER PRIMARY KEY);
+            CREATE INDEX IF NOT EXISTS entries_by_child ON entries(child);
+            DELETE FROM file_data WHERE id NOT IN (SELECT id FROM nodes);
             """);
         // Ids are never reused: the high-water mark is kept apart from the rows, which deletes remove.
         using (var c = _db.CreateCommand())
@@ -57,7 +63,7 @@ public sealed class SqliteNamespaceStore : INamespaceStore
             c.CommandText = "SELECT max(coalesce((SELECT value FROM meta WHERE key='next_id'), 1), coalesce((SELECT max(id) FROM nodes), 1))";
             _nextId = Convert.ToInt64(c.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         }
-        _load = Prepare("SELECT generation, export_id, type, mode, uid, gid, nlink, size, rdev_major, rdev_minor, atime, mtime, ctime, parent, verifier, target FROM nodes WHERE id=$id", "$id");
+        _load = Prepare("SELECT generation, export_id, type, mode, uid, gid, nlink, size, rdev_major, rdev_minor, atime, mtime, ctime, parent, verifier, target, EXISTS(SELECT 1 FROM file_data WHERE file_data.id=nodes.id) FROM nodes WHERE id=$id", "$id");
         _lookup = Prepare("SELECT child FROM entries WHERE dir=$dir AND name=$name", "$dir", "$name");
         _hasEntries = Prepare("SELECT 1 FROM entries WHERE dir=$dir LIMIT 1", "$dir");
         _list = Prepare("SELECT cookie, name, child FROM entries WHERE dir=$dir AND cookie>$after ORDER BY cookie LIMIT $max", "$dir", "$after", "$max");
@@ -92,6 +98,19 @@ public sealed class SqliteNamespaceStore : INamespaceStore
     }
 
     public ulong AllocateId() => (ulong)Interlocked.Increment(ref _nextId);
+
+    /// <summary>Raises the high-water mark in memory; the next commit writes it with the rest.</summary>
+    public void ReserveIdsThrough(ulong id)
+    {
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _nextId);
+            if ((ulong)current >= id)
+                return;
+        }
+        while (Interlocked.CompareExchange(ref _nextId, (long)id, current) != current);
+    }
 
     public ulong? FindExportRoot(string path)
     {
@@ -135,6 +154,7 @@ public sealed class SqliteNamespaceStore : INamespaceStore
                 ParentId = (ulong)r.GetInt64(13),
                 CreateVerifier = (ulong)r.GetInt64(14),
                 SymlinkTarget = r.IsDBNull(15) ? null : r.GetString(15),
+                HasData = r.GetInt64(16) != 0,
             };
             return true;
         }
@@ -245,6 +265,51 @@ public sealed class SqliteNamespaceStore : INamespaceStore
                 m.ExecuteNonQuery();
             }
             tx.Commit();
+        }
+    }
+
+    public void MarkHasData(ulong id)
+    {
+        lock (_lock)
+        {
+            using var c = _db.CreateCommand();
+            c.CommandText = "INSERT OR IGNORE INTO file_data(id) VALUES($id)";
+            c.Parameters.AddWithValue("$id", (long)id);
+            c.ExecuteNonQuery();
+        }
+    }
+
+    public IReadOnlyList<ulong> FilesWithData()
+    {
+        var result = new List<ulong>();
+        lock (_lock)
+        {
+            using var c = _db.CreateCommand();
+            c.CommandText = "SELECT id FROM file_data WHERE id IN (SELECT id FROM nodes) ORDER BY id";
+            using var r = c.ExecuteReader();
+            while (r.Read())
+                result.Add((ulong)r.GetInt64(0));
+        }
+        return result;
+    }
+
+    public bool TryFindEntry(ulong child, out ulong dir, out string name)
+    {
+        lock (_lock)
+        {
+            using var c = _db.CreateCommand();
+            c.CommandText = "SELECT dir, name FROM entries WHERE child=$c ORDER BY cookie LIMIT 1";
+            c.Parameters.AddWithValue("$c", (long)child);
+            using var r = c.ExecuteReader();
+            if (!r.Read())
+            {
+                dir = 0;
+                name = string.Empty;
+                return false;
+            }
+            dir = (ulong)r.GetInt64(0);
+            name = r.GetString(1);
+            return true;
         }
     }
 

@@ -21,6 +21,19 @@ internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
             _vdisks.Add(new VDiskInfo(1, "disk0", "default", 8L << 30, 4096, 1L << 20, 512, true, true, [$"{Target}/0"]));
     }
 
+    /// <summary>Adds the data vDisk of an NFS file, which the fake, like the appliance, refuses to delete or resize.</summary>
+    public void AddNfsFileVDisk(string name, string export, string path, long sizeBytes)
+    {
+        lock (_lock)
+            _vdisks.Add(new VDiskInfo(_nextId++, name, "default", 16L << 40, sizeBytes, sizeBytes, 512, true, false, [], new NfsFileInfo(export, path, sizeBytes)));
+    }
+
+    private static void RefuseNfsFile(VDiskInfo v, string how)
+    {
+        if (v.NfsFile is { } f)
+            throw new AdminException(AdminError.Conflict, $"{v.Name} holds the data of NFS file {f.Path} in export {f.Export} ({f.Export}:{f.Path}); it is managed only through the file: {how}");
+    }
+
     /// <summary>When set, every call is refused as Unavailable (the appliance is starting).</summary>
     public bool Starting { get; set; }
 
@@ -137,6 +150,7 @@ internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
         {
             int i = Find(name);
             VDiskInfo v = _vdisks[i];
+            RefuseNfsFile(v, "truncate or extend the file over NFS to change its size");
             if (capacityBytes <= 0 || capacityBytes % v.LogicalBlockSize != 0)
                 throw new AdminException(AdminError.Invalid, $"size {capacityBytes} is not a positive multiple of {v.LogicalBlockSize}");
             if (capacityBytes < v.CapacityBytes && !allowShrink)
@@ -154,6 +168,7 @@ internal sealed partial class FakeApplianceAdmin : IApplianceAdmin
             int i = Find(name);
             if (_vdisks[i].FromConfig)
                 throw new AdminException(AdminError.Conflict, $"vDisk '{name}' is defined in the config file; remove it there");
+            RefuseNfsFile(_vdisks[i], "remove the file over NFS to delete its data");
             _vdisks.RemoveAt(i);
             Deleted.Add(name);
         }

@@ -26,6 +26,13 @@ public class ConfigErrorTests
         Yaml.FailsAt(yaml, 7, 14, "vdisks[0].backing", "'ramdisk' is not a backing (use engine, or none");
     }
 
+    [Test]
+    public void VDiskName_WithTheNfsDataPrefix_IsRefused()
+    {
+        string yaml = Yaml.Valid.Replace("disk0", "nfs-000000000000002a");
+        Yaml.FailsAt(yaml, 4, 11, "vdisks[0].name", "names starting with nfs- are reserved for the vDisks of NFS files");
+    }
+
     // --- unknown keys -------------------------------------------------------------------------
 
     [Test]

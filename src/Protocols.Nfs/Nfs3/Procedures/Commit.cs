@@ -28,7 +28,15 @@ public sealed partial class Nfs3Program
         if (rec.Type != Ftype3.Reg)
             return new(StatusAndWcc(call, rec.Type == Ftype3.Dir ? Nfsstat3.IsDir : Nfsstat3.Inval, WccAttr.Of(rec), node));
         var before = WccAttr.Of(rec);
-        var disk = _fs.OpenDisk(node);
+        // As WRITE, which COMMIT completes: refused on a read-only export, and needs write permission
+        // (or ownership: the owner override of an open file).
+        if (export.ReadOnly)
+            return new(StatusAndWcc(call, Nfsstat3.RoFs, before, node));
+        if (!NfsFileSystem.PermitsData(rec, Caller.Of(call, export), NfsFileSystem.MayWrite))
+            return new(StatusAndWcc(call, Nfsstat3.Acces, before, node));
+        var disk = _fs.OpenDisk(node, out bool lost);
+        if (lost)
+            return new(StatusAndWcc(call, Nfsstat3.Io, before, node));
         if (disk is null)
             return new(FinishCommit(call, node, IoStatus.Ok, before));
         var pending = disk.FlushAsync(Context(call));

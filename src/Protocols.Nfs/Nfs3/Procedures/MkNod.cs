@@ -52,6 +52,10 @@ public sealed partial class Nfs3Program
         var before = Before(dir);
         if (type is Ftype3.Reg or Ftype3.Dir or Ftype3.Lnk)
             return StatusAndWcc(call, Nfsstat3.BadType, before, dir);
+        // Only root makes device nodes (Linux: CAP_MKNOD, which knfsd drops for every other uid); anyone
+        // with write permission on the directory may make a FIFO or a socket.
+        if (type is Ftype3.Chr or Ftype3.Blk && Caller.Of(call, export).Uid != 0)
+            return StatusAndWcc(call, Nfsstat3.Perm, before, dir);
         st = _fs.Create(export, dir, name, Caller.Of(call, export), type, attrs, CreateMode.Guarded, 0, null, major, minor, out var created, out _);
         return CreatedReply(call, st, before, dir, created);
     }

@@ -31,14 +31,16 @@ public sealed partial class Nfs3Program
         var rec = node.Snapshot();
         if (rec.Type != Ftype3.Reg)
             return new(StatusAndAttr(call, rec.Type == Ftype3.Dir ? Nfsstat3.IsDir : Nfsstat3.Inval, node));
-        if (!NfsFileSystem.PermitsData(rec, Caller.Of(call, export), 4))
+        if (!NfsFileSystem.PermitsData(rec, Caller.Of(call, export), NfsFileSystem.MayRead))
             return new(StatusAndAttr(call, Nfsstat3.Acces, node));
         count = Math.Min(count, (uint)_fs.Options.MaxTransferSize);
         int n = offset >= rec.Size ? 0 : (int)Math.Min(count, rec.Size - offset);
         bool eof = offset + (ulong)n >= rec.Size;
         var memory = call.ResultsMemory(ReadHeader + n + 4);
         var data = memory.Slice(ReadHeader, n);
-        var disk = _fs.OpenDisk(node);
+        var disk = _fs.OpenDisk(node, out bool lost);
+        if (lost)
+            return new(StatusAndAttr(call, Nfsstat3.Io, node));
         if (n == 0 || disk is null)
         {
             data.Span.Clear();

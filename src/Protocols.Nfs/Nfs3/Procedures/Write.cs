@@ -40,7 +40,7 @@ public sealed partial class Nfs3Program
             st = Nfsstat3.Inval;
         else if (offset + count > (ulong)_fs.Options.MaxFileSize)
             st = Nfsstat3.FBig;
-        else if (!NfsFileSystem.PermitsData(rec, Caller.Of(call, export), 2))
+        else if (!NfsFileSystem.PermitsData(rec, Caller.Of(call, export), NfsFileSystem.MayWrite))
             st = Nfsstat3.Acces;
         if (st != Nfsstat3.Ok)
             return new(StatusAndWcc(call, st, WccAttr.Of(rec), node));
