@@ -196,7 +196,7 @@ internal sealed partial class ConfigBinder
             return false;
         if (name.StartsWith(Admin.VDiskNames.NfsPrefix, StringComparison.OrdinalIgnoreCase))
         {
-            ctx.Error(node, path, $"'{name}' cannot be a vDisk name: names starting with '{Admin.VDiskNames.NfsPrefix}' are reserved for the vDisks of NFS files");
+            ctx.Error(node, path, $"'{name}' cannot be a vDisk name: names starting with {Admin.VDiskNames.NfsPrefix} are reserved for the vDisks of NFS files");
             return false;
         }
         return true;
