@@ -86,8 +86,14 @@ public sealed partial class IscsiConnection
 
         var pairs = new List<KeyValuePair<string, string>>();
         var response = new List<byte>();
-        if (!TextParameters.TryParse(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_textIn), pairs, out var error, MaxLoginKeys)
-            || (error = TextParameters.FindRepeatedKey(pairs) is { } repeated ? $"{repeated} appears twice" : null) is not null)
+        bool parsed = TextParameters.TryParse(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_textIn), pairs, out var error, MaxLoginKeys);
+        if (parsed && TextParameters.FindRepeatedKey(pairs) is { } repeated)
+        {
+            // RFC 7143 6.2: a key is offered once per negotiation.
+            parsed = false;
+            error = $"{repeated} appears twice";
+        }
+        if (!parsed)
         {
             _textIn.Clear();
             IscsiLog.ProtocolViolation(_log, Id, Peer, "malformed text request: " + error);
