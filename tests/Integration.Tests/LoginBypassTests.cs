@@ -34,7 +34,11 @@ public sealed class LoginBypassTests
 
     /// <summary>One login request (immediate, ITT fixed, CmdSN 0) and its response's status and text.</summary>
     private static (ushort Status, bool Transit, int Nsg, Dictionary<string, string> Keys) Login(RawInitiator raw, int csg, bool transit, int nsg,
-        params (string Key, string Value)[] keys)
+        params (string Key, string Value)[] keys) => Login(raw, 0, csg, transit, nsg, keys).Response;
+
+    /// <summary>One login request with a TSIH (0 for a new session); also returns the TSIH the response carries.</summary>
+    private static ((ushort Status, bool Transit, int Nsg, Dictionary<string, string> Keys) Response, ushort Tsih) Login(RawInitiator raw, ushort tsih,
+        int csg, bool transit, int nsg, params (string Key, string Value)[] keys)
     {
         var text = new StringBuilder();
         foreach (var (k, v) in keys)
@@ -46,6 +50,7 @@ public sealed class LoginBypassTests
         RawInitiator.SetLength(bhs, data.Length);
         bhs[8] = 0x40; // ISID type "random"
         BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(9), 0x00131313);
+        BinaryPrimitives.WriteUInt16BigEndian(bhs.AsSpan(14), tsih);
         BinaryPrimitives.WriteUInt32BigEndian(bhs.AsSpan(16), 0x1313);
         raw.Send(bhs, data, digest: false);
         var (header, body) = raw.ReceivePdu(digest: false);
@@ -56,7 +61,15 @@ public sealed class LoginBypassTests
             int eq = item.IndexOf('=');
             answered[item[..eq]] = item[(eq + 1)..];
         }
-        return (BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(36)), (header[1] & 0x80) != 0, header[1] & 3, answered);
+        return ((BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(36)), (header[1] & 0x80) != 0, header[1] & 3, answered),
+            BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(14)));
+    }
+
+    private static (string, string) ChapResponse(Dictionary<string, string> challenge, string secret)
+    {
+        byte id = byte.Parse(challenge["CHAP_I"]);
+        byte[] c = Convert.FromHexString(challenge["CHAP_C"][2..]);
+        return ("CHAP_R", "0x" + Convert.ToHexStringLower(MD5.HashData([id, .. Encoding.UTF8.GetBytes(secret), .. c])));
     }
 
     /// <summary>The discovery part: AuthMethod=None, or CHAP with the discovery secret where discovery CHAP is on.</summary>
@@ -70,10 +83,7 @@ public sealed class LoginBypassTests
         Assert.That(first.Keys["AuthMethod"], Is.EqualTo("CHAP"));
         var challenge = Login(raw, 0, false, 1, ("CHAP_A", "5"));
         Assert.That(challenge.Status, Is.Zero);
-        byte id = byte.Parse(challenge.Keys["CHAP_I"]);
-        byte[] c = Convert.FromHexString(challenge.Keys["CHAP_C"][2..]);
-        byte[] r = MD5.HashData([id, .. Encoding.UTF8.GetBytes(DiscoverySecret), .. c]);
-        var proof = Login(raw, 0, transitToOperational, 1, ("CHAP_N", "disco"), ("CHAP_R", "0x" + Convert.ToHexStringLower(r)));
+        var proof = Login(raw, 0, transitToOperational, 1, ("CHAP_N", "disco"), ChapResponse(challenge.Keys, DiscoverySecret));
         Assert.That(proof.Status, Is.Zero, "the discovery secret is right for discovery");
     }
 
@@ -108,6 +118,37 @@ public sealed class LoginBypassTests
         var bypass = Login(raw, 1, true, 3, ("TargetName", ApplianceProcess.DefaultTarget));
         Assert.That(bypass.Status >> 8, Is.EqualTo(2), $"status 0x{bypass.Status:x4}");
         AssertNoReadPossible(raw);
+    }
+
+    [Test]
+    public void Discovery_login_with_the_tsih_of_a_chap_session_cannot_take_it_over()
+    {
+        // The victim logs in with the target's secret (ISID and CID as the attacker will use them). The attacker
+        // then logs in as a discovery session carrying the victim's TSIH: this used to join, as a connection
+        // reinstatement, the victim's session on the protected target, and serve the attacker its LUN.
+        using var victim = new RawInitiator(_appliance.IscsiPort);
+        var method = Login(victim, 0, true, 1, ("InitiatorName", Initiator), ("SessionType", "Normal"),
+            ("TargetName", ApplianceProcess.DefaultTarget), ("AuthMethod", "CHAP"));
+        Assert.That(method.Keys["AuthMethod"], Is.EqualTo("CHAP"));
+        var challenge = Login(victim, 0, false, 1, ("CHAP_A", "5"));
+        var proof = Login(victim, 0, true, 1, ("CHAP_N", "alice"), ChapResponse(challenge.Keys, TargetSecret));
+        Assert.That(proof.Status, Is.Zero);
+        var (final, tsih) = Login(victim, 0, 1, true, 3);
+        Assert.That(final.Status, Is.Zero);
+        Assert.That(tsih, Is.Not.Zero);
+
+        using var attacker = new RawInitiator(_appliance.IscsiPort);
+        var (first, _) = Login(attacker, tsih, 0, true, _discoveryChap ? 1 : 3,
+            ("InitiatorName", Initiator), ("SessionType", "Discovery"), ("AuthMethod", _discoveryChap ? "CHAP" : "None"));
+        var last = first;
+        if (_discoveryChap && first.Status == 0)
+        {
+            var dc = Login(attacker, tsih, 0, false, 1, ("CHAP_A", "5")).Response;
+            last = Login(attacker, tsih, 0, true, 3, ("CHAP_N", "disco"), ChapResponse(dc.Keys, DiscoverySecret)).Response;
+        }
+        Assert.That(last.Status, Is.EqualTo(0x020A), $"status 0x{last.Status:x4}: the session does not exist for a discovery login");
+        AssertNoReadPossible(attacker);
+        Assert.That(victim.ClearUnitAttentions(), Is.True, "the victim's connection is untouched");
     }
 
     [Test]
