@@ -181,8 +181,10 @@ public sealed partial class IscsiConnection
                 TextParameters.Append(response, "TargetAlias", _loginTarget.Alias);
         }
 
-        if (req.CurrentStage == LoginStage.SecurityNegotiation && auth.ExpectsChapKeys && (chapKeys.Count > 0 || auth.Method == AuthMethodChoice.Chap))
+        if (req.CurrentStage == LoginStage.SecurityNegotiation && auth.ExpectsChapKeys)
         {
+            // Every request while CHAP runs is a step of it: the first may only carry AuthMethod (CHAP_A follows),
+            // after the challenge a request without CHAP_N and CHAP_R fails the login.
             var step = auth.ProcessChap(chapKeys, response);
             if (step == ChapStep.Failed)
                 return LoginFail(in req, LoginStatus.AuthenticationFailure, "CHAP: " + auth.FailureReason);
