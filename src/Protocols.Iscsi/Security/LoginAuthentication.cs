@@ -19,8 +19,9 @@ public enum AuthMethodChoice : byte
 /// before the login completes.
 /// </summary>
 /// <remarks>
-/// RFC 7143 6.3.2 / 12.1: the security stage chooses one AuthMethod and runs it; 6.3: a key "MUST NOT be
-/// renegotiated", so a second AuthMethod, or CHAP keys after CHAP completed, end the login as an initiator error.
+/// RFC 7143 6.3.2 / 12.1: the security stage chooses one AuthMethod and runs it. 6.3: "An attempt to
+/// renegotiate/redeclare parameters not specifically allowed MUST be detected by the initiator and target", so a
+/// second AuthMethod, or CHAP keys after CHAP completed, end the login as an initiator error.
 /// </remarks>
 public sealed class LoginAuthentication
 {
