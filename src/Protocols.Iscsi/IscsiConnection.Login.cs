@@ -8,39 +8,82 @@ namespace StorageAppliance.Protocols.Iscsi;
 
 // Login phase (RFC 7143 6): security negotiation (None, CHAP), operational negotiation, then the
 // session is created, reinstated or joined, and the connection enters full feature phase.
+//
+// The login is a state machine whose decisions are all made for one declaration:
+//
+//   Start --leading request--> [declarations fixed: initiator, session type, target; the session joined
+//     |                         (TSIH != 0) checked; the authentication requirement bound to them]
+//     +--CSG=0--> Security --T=1, NSG=1, authenticated--> Operational --T=1, NSG=3--> FullFeature
+//     |              +--------T=1, NSG=3, authenticated---------------------------------^
+//     +--CSG=1 (only when no authentication is required)--> Operational
+//   any error --> Failed (Login Response class 1-3, then the connection closes)
+//
+// A later request may repeat a declaration but never change or add one (SessionDeclarations), so a login
+// that starts as a discovery session, or at one target, cannot end at another with the trust it earned there;
+// CompleteLogin checks once more that the authentication was for the session actually entered.
 public sealed partial class IscsiConnection
 {
     private const int MaxLoginText = 64 * 1024;
 
+    /// <summary>
+    /// Login requests one connection may send, C-bit pieces included. A CHAP login takes four or five; the
+    /// bound stops a peer from keeping the target answering empty continuations until the login timeout.
+    /// </summary>
+    private const int MaxLoginRequests = 64;
+
+    /// <summary>Keys in one login request's text: well above the ~30 keys RFC 7143 defines.</summary>
+    private const int MaxLoginKeys = 128;
+
     private readonly List<byte> _loginText = new();
     private readonly SessionParameters _loginParams = new();
+    private readonly SessionDeclarations _declared = new();
     private OperationalNegotiator? _negotiator;
-    private bool _loginStarted;
+    private LoginState _loginState;
+    private int _loginRequests;
     private ulong _loginIsid;
     private ushort _loginTsih;
     private uint _loginCmdSN;
-    private LoginStage _loginStage;
     private IscsiTargetNode? _loginTarget;
-    private bool _authRequired;
-    private bool _authDone;
-    private bool _authMethodAgreed;
-    private ChapAuthenticator? _chap;
+    private LoginAuthentication? _auth;
     private bool _declaredTpgt;
     private bool _declaredMrdsl;
+
+    private enum LoginState : byte
+    {
+        /// <summary>No request yet: nothing is declared.</summary>
+        Start,
+
+        /// <summary>In the security negotiation stage (CSG=0) for the fixed declaration.</summary>
+        Security,
+
+        /// <summary>In the operational negotiation stage (CSG=1); authentication is behind.</summary>
+        Operational,
+
+        /// <summary>The final response went out.</summary>
+        FullFeature,
+
+        /// <summary>A failure answer went out; nothing more is read.</summary>
+        Failed,
+    }
+
+    private static LoginStage StageOf(LoginState state) =>
+        state == LoginState.Operational ? LoginStage.LoginOperationalNegotiation : LoginStage.SecurityNegotiation;
 
     private bool OnLoginRequest(in PduFrame frame)
     {
         var req = new LoginRequest(frame.Header);
+        if (_loginState is LoginState.Failed or LoginState.FullFeature)
+            return LoginFail(in req, LoginStatus.InitiatorError, "login request after the login ended");
+        if (++_loginRequests > MaxLoginRequests)
+            return LoginFail(in req, LoginStatus.InitiatorError, $"more than {MaxLoginRequests} login requests");
 
-        if (!_loginStarted)
+        bool leading = _loginState == LoginState.Start;
+        if (leading && _loginRequests == 1)
         {
-            _loginStarted = true;
             _loginIsid = req.Isid;
             _loginTsih = req.Tsih;
             _cid = req.Cid;
             _loginCmdSN = req.CmdSN;
-            _loginStage = req.CurrentStage;
-            _negotiator = new OperationalNegotiator(_server.Options.Limits, _loginParams);
             // RFC 7143 11.12.4: the target supports only version 0; Version-min above it cannot be met.
             if (req.VersionMin > 0)
                 return LoginFail(in req, LoginStatus.UnsupportedVersion, $"unsupported version range {req.VersionMin}..{req.VersionMax}");
@@ -55,9 +98,20 @@ public sealed partial class IscsiConnection
             return LoginFail(in req, LoginStatus.InitiatorError, "login request with both T and C bits set");
         if (req.CurrentStage is not (LoginStage.SecurityNegotiation or LoginStage.LoginOperationalNegotiation))
             return LoginFail(in req, LoginStatus.InitiatorError, $"invalid current stage {(int)req.CurrentStage}");
-        if (req.CurrentStage < _loginStage)
-            return LoginFail(in req, LoginStatus.InitiatorError, "login went back to an earlier stage");
-        _loginStage = req.CurrentStage;
+        if (leading)
+        {
+            // The leading request opens the stage it names (the security stage may be skipped, RFC 7143 6.3);
+            // the pieces of a C-bit sequence must all name it.
+            if (_loginRequests > 1 && req.CurrentStage != _pendingStage)
+                return LoginFail(in req, LoginStatus.InitiatorError, "the stage changed within a continued login text");
+            _pendingStage = req.CurrentStage;
+        }
+        else if (req.CurrentStage != StageOf(_loginState))
+        {
+            // RFC 7143 6.3 / 11.13.3: a stage is left only by a transit the target answered with T=1.
+            return LoginFail(in req, LoginStatus.InitiatorError,
+                $"login request in stage {(int)req.CurrentStage} while the login is in stage {(int)StageOf(_loginState)}");
+        }
         if (req.Transit && (req.NextStage <= req.CurrentStage || (int)req.NextStage == 2))
             return LoginFail(in req, LoginStatus.InitiatorError, $"invalid next stage {(int)req.NextStage} from stage {(int)req.CurrentStage}");
 
@@ -73,85 +127,52 @@ public sealed partial class IscsiConnection
         }
 
         var pairs = new List<KeyValuePair<string, string>>();
-        if (!TextParameters.TryParse(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_loginText), pairs, out var parseError))
+        if (!TextParameters.TryParse(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_loginText), pairs, out var parseError, MaxLoginKeys))
             return LoginFail(in req, LoginStatus.InitiatorError, "malformed login text: " + parseError);
         _loginText.Clear();
+        // RFC 7143 6.3: "Neither the initiator nor the target should attempt to declare or negotiate a parameter
+        // more than once during login ... If such an attempt is detected by the target, the target MUST respond
+        // with Login reject (initiator error)". Within one text that is a repeated key.
+        if (TextParameters.FindRepeatedKey(pairs) is { } repeated)
+            return LoginFail(in req, LoginStatus.InitiatorError, $"{repeated} appears twice in one login request");
+
+        // Who is logging in, to what kind of session and to which target: fixed by the leading request.
+        var declared = _declared.Apply(pairs);
+        if (declared != DeclarationOutcome.Accepted)
+            return DeclarationFail(in req, declared);
+        if (leading && !OpenLogin(in req))
+            return false;
+        var auth = _auth!;
 
         var response = new List<byte>();
         var chapKeys = new Dictionary<string, string>(StringComparer.Ordinal);
-
-        // Who is logging in, and to what, comes first: the security answer depends on the target.
         foreach (var (key, value) in pairs)
         {
-            switch (key)
+            if (SessionDeclarations.IsDeclarationKey(key))
+                continue;
+            if (key == "AuthMethod")
             {
-                case "InitiatorName":
-                    if (_loginParams.InitiatorName.Length > 0 && _loginParams.InitiatorName != value)
-                        return LoginFail(in req, LoginStatus.InitiatorError, "InitiatorName changed during login");
-                    if (!IscsiNames.IsValid(value))
-                        return LoginFail(in req, LoginStatus.InitiatorError, $"InitiatorName '{value}' is not a valid iSCSI name");
-                    _loginParams.InitiatorName = value;
-                    break;
-                case "SessionType":
-                    if (value == "Discovery")
-                        _loginParams.SessionType = SessionType.Discovery;
-                    else if (value == "Normal")
-                        _loginParams.SessionType = SessionType.Normal;
-                    else
-                        return LoginFail(in req, LoginStatus.SessionTypeNotSupported, $"SessionType '{value}'");
-                    break;
-                case "TargetName":
-                    if (_loginParams.TargetName is not null && _loginParams.TargetName != value)
-                        return LoginFail(in req, LoginStatus.InitiatorError, "TargetName changed during login");
-                    _loginParams.TargetName = value;
-                    break;
+                if (req.CurrentStage != LoginStage.SecurityNegotiation)
+                    return LoginFail(in req, LoginStatus.InitiatorError, "AuthMethod outside the security stage");
+                if (auth.Method != AuthMethodChoice.NotNegotiated)
+                    return LoginFail(in req, LoginStatus.InitiatorError, "AuthMethod renegotiated");
+                if (!auth.ChooseMethod(value, response))
+                    return LoginFail(in req, LoginStatus.AuthenticationFailure, auth.FailureReason ?? "AuthMethod refused");
+                continue;
             }
-        }
-
-        // The leading PDU must say who is logging in and where (RFC 7143 13.4, 13.5).
-        if (_loginParams.InitiatorName.Length == 0)
-            return LoginFail(in req, LoginStatus.MissingParameter, "InitiatorName missing");
-        if (_loginTarget is null && _loginParams.SessionType == SessionType.Normal)
-        {
-            if (string.IsNullOrEmpty(_loginParams.TargetName))
-                return LoginFail(in req, LoginStatus.MissingParameter, "TargetName missing in a normal session");
-            _loginTarget = _server.FindTarget(_loginParams.TargetName);
-            if (_loginTarget is null)
-                return LoginFail(in req, LoginStatus.NotFound, $"no target named '{_loginParams.TargetName}'");
-            if (!_loginTarget.IsInitiatorAllowed(_loginParams.InitiatorName))
-                return LoginFail(in req, LoginStatus.AuthorizationFailure, $"initiator '{_loginParams.InitiatorName}' is not allowed on {_loginTarget.Name}");
-        }
-        _authRequired = _loginParams.SessionType == SessionType.Discovery ? _server.Options.DiscoveryChap is not null : _loginTarget?.Chap is not null;
-
-        foreach (var (key, value) in pairs)
-        {
-            switch (key)
+            if (key.StartsWith("CHAP_", StringComparison.Ordinal))
             {
-                case "InitiatorName":
-                case "SessionType":
-                case "TargetName":
-                    break;
-                case "AuthMethod":
-                    if (req.CurrentStage != LoginStage.SecurityNegotiation)
-                        return LoginFail(in req, LoginStatus.InitiatorError, "AuthMethod outside the security stage");
-                    if (!ChooseAuthMethod(value, response))
-                        return LoginFail(in req, LoginStatus.AuthenticationFailure, $"no acceptable AuthMethod in '{value}'");
-                    break;
-                default:
-                    if (key.StartsWith("CHAP_", StringComparison.Ordinal))
-                    {
-                        if (req.CurrentStage != LoginStage.SecurityNegotiation || _chap is null)
-                            return LoginFail(in req, LoginStatus.InitiatorError, $"{key} without CHAP being negotiated");
-                        chapKeys[key] = value;
-                        break;
-                    }
-                    if (!_negotiator!.Answer(key, value, fullFeature: false, response, out var err))
-                        return LoginFail(in req, LoginStatus.InitiatorError, $"negotiation error on {key}: {err}");
-                    break;
+                // CHAP keys belong to a CHAP exchange in progress in the security stage, and to nothing else.
+                if (req.CurrentStage != LoginStage.SecurityNegotiation || !auth.ExpectsChapKeys)
+                    return LoginFail(in req, LoginStatus.InitiatorError, $"{key} without a CHAP exchange in progress");
+                chapKeys[key] = value;
+                continue;
             }
+            if (!_negotiator!.Answer(key, value, fullFeature: false, response, out var err))
+                return LoginFail(in req, LoginStatus.InitiatorError, $"negotiation error on {key}: {err}");
         }
 
-        if (!_declaredTpgt && _loginParams.SessionType == SessionType.Normal)
+        if (!_declaredTpgt && _declared.SessionType == SessionType.Normal)
         {
             // RFC 7143 13.9: the target sends TargetPortalGroupTag in the first login response of a normal session.
             _declaredTpgt = true;
@@ -160,33 +181,28 @@ public sealed partial class IscsiConnection
                 TextParameters.Append(response, "TargetAlias", _loginTarget.Alias);
         }
 
-        if (_chap is not null && !_authDone && (chapKeys.Count > 0 || req.CurrentStage == LoginStage.SecurityNegotiation))
+        if (req.CurrentStage == LoginStage.SecurityNegotiation && auth.ExpectsChapKeys)
         {
-            var step = _chap.Process(chapKeys, response);
+            // Every request while CHAP runs is a step of it: the first may only carry AuthMethod (CHAP_A follows),
+            // after the challenge a request without CHAP_N and CHAP_R fails the login.
+            var step = auth.ProcessChap(chapKeys, response);
             if (step == ChapStep.Failed)
-                return LoginFail(in req, LoginStatus.AuthenticationFailure, "CHAP: " + _chap.FailureReason);
-            if (step == ChapStep.Authenticated)
-                _authDone = true;
+                return LoginFail(in req, LoginStatus.AuthenticationFailure, "CHAP: " + auth.FailureReason);
         }
 
-        if (req.CurrentStage == LoginStage.LoginOperationalNegotiation && _authRequired && !_authDone)
+        if (req.CurrentStage == LoginStage.LoginOperationalNegotiation && !auth.MayLeaveSecurityStage)
         {
             // RFC 7143 6.3: a target that requires authentication refuses to skip the security stage.
             return LoginFail(in req, LoginStatus.AuthenticationFailure, "authentication required but the initiator skipped it");
         }
 
         bool canTransit = req.Transit;
-        if (req.CurrentStage == LoginStage.SecurityNegotiation)
-        {
-            if (_authRequired && !_authDone)
-                canTransit = false; // stay in the security stage until CHAP completes
-            else if (!_authRequired && !_authMethodAgreed && _chap is null)
-                _authDone = true;
-        }
+        if (req.CurrentStage == LoginStage.SecurityNegotiation && !auth.MayLeaveSecurityStage)
+            canTransit = false; // stay in the security stage until CHAP completes
 
         if (canTransit && req.NextStage == LoginStage.FullFeaturePhase)
         {
-            if (_loginParams.SessionType == SessionType.Normal && !_declaredMrdsl && !_negotiator!.HasSeen("MaxRecvDataSegmentLength"))
+            if (_declared.SessionType == SessionType.Normal && !_declaredMrdsl && !_negotiator!.HasSeen("MaxRecvDataSegmentLength"))
             {
                 // Declare what we accept even when the initiator did not ask (declarative, RFC 7143 13.12).
                 TextParameters.Append(response, "MaxRecvDataSegmentLength", _server.Options.Limits.MaxRecvDataSegmentLength.ToString(CultureInfo.InvariantCulture));
@@ -197,40 +213,75 @@ public sealed partial class IscsiConnection
         }
 
         SendLoginResponse(in req, canTransit, canTransit ? req.NextStage : LoginStage.SecurityNegotiation, response, LoginStatus.Success, tsih: 0);
-        if (canTransit)
-            _loginStage = req.NextStage;
+        _loginState = canTransit || req.CurrentStage == LoginStage.LoginOperationalNegotiation ? LoginState.Operational : LoginState.Security;
         return true;
     }
 
-    private bool ChooseAuthMethod(string offered, List<byte> response)
+    /// <summary>The stage the leading request (or its C-bit pieces) named.</summary>
+    private LoginStage _pendingStage;
+
+    /// <summary>
+    /// After the leading request fixed the declarations: resolves the target, checks the initiator may use it
+    /// and that a connection joining a session (TSIH != 0) joins one of the same initiator, session type and
+    /// target, and binds the authentication requirement to this declaration, once.
+    /// </summary>
+    private bool OpenLogin(in LoginRequest req)
     {
-        var creds = _loginParams.SessionType == SessionType.Discovery
-            ? _server.Options.DiscoveryChap
-            : _loginTarget?.Chap;
-        var mutual = _loginParams.SessionType == SessionType.Discovery
-            ? _server.Options.DiscoveryMutualChap
-            : _loginTarget?.MutualChap;
-        var methods = offered.Split(',');
-        // RFC 7143 6.2.1: answer with the first offered method this target accepts.
-        foreach (var m in methods)
+        _loginParams.InitiatorName = _declared.InitiatorName;
+        _loginParams.SessionType = _declared.SessionType;
+        _loginParams.TargetName = _declared.TargetName;
+        if (_declared.SessionType == SessionType.Normal)
         {
-            if (m == "CHAP" && creds is not null)
-            {
-                _chap = new ChapAuthenticator(creds, mutual);
-                _authMethodAgreed = true;
-                TextParameters.Append(response, "AuthMethod", "CHAP");
-                return true;
-            }
-            if (m == "None" && creds is null && !_authRequired)
-            {
-                _authMethodAgreed = true;
-                _authDone = true;
-                TextParameters.Append(response, "AuthMethod", "None");
-                return true;
-            }
+            _loginTarget = _server.FindTarget(_declared.TargetName!);
+            if (_loginTarget is null)
+                return LoginFail(in req, LoginStatus.NotFound, $"no target named '{_declared.TargetName}'");
+            if (!_loginTarget.IsInitiatorAllowed(_declared.InitiatorName))
+                return LoginFail(in req, LoginStatus.AuthorizationFailure, $"initiator '{_declared.InitiatorName}' is not allowed on {_loginTarget.Name}");
         }
-        TextParameters.Append(response, "AuthMethod", "Reject");
-        return false;
+        if (req.Tsih != 0 && FindSessionToJoin(req.Isid, req.Tsih) is null)
+            return LoginFail(in req, LoginStatus.SessionDoesNotExist, $"no {_declared.SessionType} session with TSIH {req.Tsih} for this initiator and target");
+
+        var (required, mutual) = CredentialsFor(_declared.SessionType, _loginTarget);
+        _auth = new LoginAuthentication(required, mutual);
+        _negotiator = new OperationalNegotiator(_server.Options.Limits, _loginParams);
+        _loginState = req.CurrentStage == LoginStage.LoginOperationalNegotiation ? LoginState.Operational : LoginState.Security;
+        return true;
+    }
+
+    /// <summary>What a session of this type at this target requires: the discovery secret, or the target's.</summary>
+    private (ChapCredentials? Required, ChapCredentials? Mutual) CredentialsFor(SessionType type, IscsiTargetNode? target) =>
+        type == SessionType.Discovery
+            ? (_server.Options.DiscoveryChap, _server.Options.DiscoveryMutualChap)
+            : (target?.Chap, target?.MutualChap);
+
+    /// <summary>
+    /// The session a login with a TSIH may join: RFC 7143 4.4.2 names a session by initiator name and ISID (and
+    /// the target portal group); this target also requires the same session type and target node, since the
+    /// connection was authenticated for those and a session on another target must not gain it.
+    /// </summary>
+    private IscsiSession? FindSessionToJoin(ulong isid, ushort tsih)
+    {
+        var existing = _server.Sessions.FindByTsih(tsih);
+        if (existing is null || existing.Isid != isid
+            || !string.Equals(existing.InitiatorName, _declared.InitiatorName, StringComparison.OrdinalIgnoreCase)
+            || existing.Parameters.SessionType != _declared.SessionType
+            || !ReferenceEquals(existing.Target, _loginTarget))
+            return null;
+        return existing;
+    }
+
+    private bool DeclarationFail(in LoginRequest req, DeclarationOutcome outcome)
+    {
+        string key = _declared.OffendingKey ?? "?";
+        return outcome switch
+        {
+            DeclarationOutcome.MissingInitiatorName => LoginFail(in req, LoginStatus.MissingParameter, "InitiatorName missing in the leading login request"),
+            DeclarationOutcome.MissingTargetName => LoginFail(in req, LoginStatus.MissingParameter, "TargetName missing in the leading login request of a normal session"),
+            DeclarationOutcome.InvalidInitiatorName => LoginFail(in req, LoginStatus.InitiatorError, "InitiatorName is not a valid iSCSI name"),
+            DeclarationOutcome.UnknownSessionType => LoginFail(in req, LoginStatus.SessionTypeNotSupported, "SessionType is neither Discovery nor Normal"),
+            DeclarationOutcome.DeclaredLate => LoginFail(in req, LoginStatus.InitiatorError, $"{key} declared after the leading login request"),
+            _ => LoginFail(in req, LoginStatus.InitiatorError, $"{key} changed during login"),
+        };
     }
 
     /// <summary>The final login response: create, reinstate or join the session, then enter full feature phase.</summary>
@@ -238,6 +289,14 @@ public sealed partial class IscsiConnection
     {
         var p = _loginParams;
         var options = _server.Options;
+
+        // The last word on authentication, for the session actually entered: its type and target come from
+        // the fixed declaration, and the credentials that session requires must be the ones this login proved.
+        var (required, _) = CredentialsFor(_declared.SessionType, _loginTarget);
+        if (!_declared.IsFixed || p.SessionType != _declared.SessionType || !_auth!.IsSatisfiedFor(required)
+            || (_declared.SessionType == SessionType.Normal) != (_loginTarget is not null))
+            return LoginFail(in req, LoginStatus.AuthenticationFailure, "authentication does not cover the session being entered");
+
         IscsiSession session;
         if (req.Tsih == 0)
         {
@@ -261,11 +320,14 @@ public sealed partial class IscsiConnection
         }
         else
         {
-            var existing = _server.Sessions.FindByTsih(req.Tsih);
-            if (existing is null || existing.Isid != req.Isid || !string.Equals(existing.InitiatorName, p.InitiatorName, StringComparison.OrdinalIgnoreCase))
-                return LoginFail(in req, LoginStatus.SessionDoesNotExist, $"no session with TSIH {req.Tsih} for this initiator");
+            // Looked up again: the session may have ended since the leading request.
+            var existing = FindSessionToJoin(req.Isid, req.Tsih);
+            if (existing is null)
+                return LoginFail(in req, LoginStatus.SessionDoesNotExist, $"no {_declared.SessionType} session with TSIH {req.Tsih} for this initiator and target");
             var current = existing.Connection;
-            if (current is not null && current.Cid != req.Cid && existing.Parameters.MaxConnections <= 1)
+            // RFC 7143 13.21: a discovery session "implies MaxConnections = 1".
+            int maxConnections = existing.IsDiscovery ? 1 : existing.Parameters.MaxConnections;
+            if (current is not null && current.Cid != req.Cid && maxConnections <= 1)
                 return LoginFail(in req, LoginStatus.TooManyConnections, "the session already has its one connection");
             if (current is not null)
             {
@@ -284,6 +346,7 @@ public sealed partial class IscsiConnection
         _framing.DataDigest = p.DataDigest;
         _framing.MaxRecvDataSegmentLength = p.TargetMaxRecvDataSegmentLength;
         _phase = ConnectionPhase.FullFeature;
+        _loginState = LoginState.FullFeature;
         if (session.Nexus is not null && req.Tsih == 0)
             _loginTarget!.Scsi.AddNexus(session.Nexus);
         IscsiLog.LoggedIn(_log, Id, Peer, p.InitiatorName, p.SessionType.ToString(), _loginTarget?.Name ?? "-", session.Tsih, p.ToString());
@@ -300,7 +363,8 @@ public sealed partial class IscsiConnection
     /// <summary>Answers the login with an error status and ends the connection once the answer is sent.</summary>
     private bool LoginFail(in LoginRequest req, LoginStatus status, string reason)
     {
-        IscsiLog.LoginFailed(_log, Id, Peer, _loginParams.InitiatorName.Length > 0 ? _loginParams.InitiatorName : "?", status, reason);
+        _loginState = LoginState.Failed;
+        IscsiLog.LoginFailed(_log, Id, Peer, _declared.InitiatorName.Length > 0 ? _declared.InitiatorName : "?", status, reason);
         Span<byte> bhs = stackalloc byte[BasicHeaderSegment.Length];
         // RFC 7143 11.13.5: on failure the response carries no text and T=0.
         LoginResponse.WriteHeader(bhs, transit: false, @continue: false, req.CurrentStage, LoginStage.SecurityNegotiation, req.Isid, 0, req.InitiatorTaskTag, status, 0);

@@ -86,7 +86,14 @@ public sealed partial class IscsiConnection
 
         var pairs = new List<KeyValuePair<string, string>>();
         var response = new List<byte>();
-        if (!TextParameters.TryParse(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_textIn), pairs, out var error))
+        bool parsed = TextParameters.TryParse(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_textIn), pairs, out var error, MaxLoginKeys);
+        if (parsed && TextParameters.FindRepeatedKey(pairs) is { } repeated)
+        {
+            // RFC 7143 6.2: a key is offered once per negotiation.
+            parsed = false;
+            error = $"{repeated} appears twice";
+        }
+        if (!parsed)
         {
             _textIn.Clear();
             IscsiLog.ProtocolViolation(_log, Id, Peer, "malformed text request: " + error);
@@ -100,6 +107,14 @@ public sealed partial class IscsiConnection
         var negotiator = new OperationalNegotiator(_server.Options.Limits, session.Parameters);
         foreach (var (key, value) in pairs)
         {
+            if (SessionDeclarations.IsDeclarationKey(key) || key == "AuthMethod" || key.StartsWith("CHAP_", StringComparison.Ordinal))
+            {
+                // Declared or run once, in the login (RFC 7143 13.4, 13.5: "IO", initialize only; 13.21: "LO",
+                // leading only; 12.1: security keys belong to the security stage): full feature phase cannot
+                // redeclare who the session is for or authenticate it again. Nothing changes; the answer says so.
+                TextParameters.Append(response, key, "Reject");
+                continue;
+            }
             if (key == "SendTargets")
             {
                 AppendSendTargets(value, session, response);
@@ -176,8 +191,10 @@ public sealed partial class IscsiConnection
         }
         else
         {
+            // RFC 7143 appendix C: operational sessions "will only return path information about the target to
+            // which the session is connected"; naming another target there learns nothing about it.
             var t = _server.FindTarget(value);
-            targets = t is null ? [] : [t];
+            targets = t is null || (!session.IsDiscovery && !ReferenceEquals(t, session.Target)) ? [] : [t];
         }
 
         foreach (var target in targets)

@@ -4,33 +4,51 @@ namespace StorageAppliance.Protocols.Iscsi.Negotiation;
 
 /// <summary>
 /// The text format of Login and Text PDUs (RFC 7143 6.1): a sequence of "key=value" strings, each
-/// ended by a NUL byte, UTF-8 encoded. Key names are at most 63 bytes of [A-Za-z0-9.-+@_]; simple values
-/// at most 255 bytes (larger for CHAP binary values).
+/// ended by a NUL byte, UTF-8 encoded. Key names are at most 63 bytes of [A-Za-z0-9.-+@_]; values at most
+/// 255 bytes, except the binary values of the authentication keys (CHAP_C, CHAP_R), which may be longer.
 /// </summary>
 public static class TextParameters
 {
     public const int MaxKeyLength = 63;
+
+    /// <summary>RFC 7143 6.1: "The maximum length of an individual value ... is 255 bytes".</summary>
     public const int MaxValueLength = 255;
 
     /// <summary>Binary values (CHAP challenges and responses) may be longer: up to 1024 bytes encoded as hex.</summary>
     public const int MaxLargeValueLength = 2 + 2 * 1024;
 
-    /// <summary>Parses a complete text (all PDUs of a C-bit sequence joined). Keys keep their order.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> data, List<KeyValuePair<string, string>> output, out string? error)
+    /// <summary>
+    /// Parses a complete text (all PDUs of a C-bit sequence joined). Keys keep their order; repeats are kept (a
+    /// SendTargets answer repeats TargetName and TargetAddress), so a caller that forbids them checks with
+    /// <see cref="FindRepeatedKey"/>. At most <paramref name="maxPairs"/> pairs are accepted.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> data, List<KeyValuePair<string, string>> output, out string? error, int maxPairs = int.MaxValue)
     {
         error = null;
-        // Some initiators omit the final NUL or pad with several; both are tolerated.
+        // RFC 7143 6.1: "Every key=value pair, including the last or only pair in a LTDS, MUST be followed by
+        // one null (0x00) delimiter." A text that stops without it was cut short or is not iSCSI text.
+        if (data.Length > 0 && data[^1] != 0)
+        {
+            error = "the last key=value pair is not ended by a null byte";
+            return false;
+        }
+        // Extra NULs between pairs (some old initiators pad with several) carry nothing and are skipped.
         while (data.Length > 0)
         {
             int end = data.IndexOf((byte)0);
-            var item = end < 0 ? data : data[..end];
-            data = end < 0 ? ReadOnlySpan<byte>.Empty : data[(end + 1)..];
+            var item = data[..end];
+            data = data[(end + 1)..];
             if (item.Length == 0)
                 continue;
+            if (output.Count >= maxPairs)
+            {
+                error = $"more than {maxPairs} key=value pairs";
+                return false;
+            }
             int eq = item.IndexOf((byte)'=');
             if (eq <= 0)
             {
-                error = $"malformed text item '{Encoding.UTF8.GetString(item)}' (no key=value)";
+                error = $"malformed text item '{Encoding.UTF8.GetString(item[..Math.Min(item.Length, 64)])}' (no key=value)";
                 return false;
             }
             var keyBytes = item[..eq];
@@ -52,15 +70,16 @@ public static class TextParameters
             }
             string key = Encoding.ASCII.GetString(keyBytes);
             var valueBytes = item[(eq + 1)..];
-            if (valueBytes.Length > MaxLargeValueLength)
+            int limit = HasLargeValue(key) ? MaxLargeValueLength : MaxValueLength;
+            if (valueBytes.Length > limit)
             {
-                error = $"value of {key} is too long ({valueBytes.Length} bytes)";
+                error = $"value of {key} is too long ({valueBytes.Length} bytes, at most {limit})";
                 return false;
             }
             string value;
             try
             {
-                value = new UTF8Encoding(false, true).GetString(valueBytes);
+                value = StrictUtf8.GetString(valueBytes);
             }
             catch (DecoderFallbackException)
             {
@@ -71,6 +90,21 @@ public static class TextParameters
         }
         return true;
     }
+
+    /// <summary>The first key that appears more than once, or null.</summary>
+    public static string? FindRepeatedKey(List<KeyValuePair<string, string>> pairs)
+    {
+        for (int i = 1; i < pairs.Count; i++)
+            for (int j = 0; j < i; j++)
+                if (string.Equals(pairs[i].Key, pairs[j].Key, StringComparison.Ordinal))
+                    return pairs[i].Key;
+        return null;
+    }
+
+    /// <summary>Keys whose values are binary strings that may exceed 255 bytes (CHAP_C and CHAP_R, RFC 7143 12.1.3).</summary>
+    private static bool HasLargeValue(string key) => key.StartsWith("CHAP_", StringComparison.Ordinal);
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
 
     /// <summary>Appends "key=value\0".</summary>
     public static void Append(List<byte> text, string key, string value)

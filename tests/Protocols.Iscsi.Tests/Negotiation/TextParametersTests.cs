@@ -36,12 +36,45 @@ public class TextParametersTests
         }));
     }
 
-    [Test]
-    public void Missing_final_nul_is_tolerated()
+    [TestCase("A=1\0B=2")]
+    [TestCase("A=1")]
+    [TestCase("A=1\0B=")]
+    [TestCase("A=1\0\0B")]
+    public void Missing_final_nul_is_an_error(string text)
     {
-        var pairs = Parse(Ascii("A=1\0B=2"));
-        Assert.That(pairs, Has.Count.EqualTo(2));
-        Assert.That(pairs[1], Is.EqualTo(KeyValuePair.Create("B", "2")));
+        // RFC 7143 6.1: "Every key=value pair, including the last or only pair in a LTDS, MUST be followed by one
+        // null (0x00) delimiter." The parser used to accept the last pair without it.
+        Assert.That(ParseError(Ascii(text)), Does.Contain("null byte"));
+    }
+
+    [Test]
+    public void Simple_values_longer_than_255_bytes_are_errors_but_chap_values_may_be_longer()
+    {
+        string v255 = new('v', 255);
+        Assert.That(Parse(Ascii("InitiatorAlias=" + v255 + "\0"))[0].Value, Has.Length.EqualTo(255));
+        Assert.That(ParseError(Ascii("InitiatorAlias=" + v255 + "v\0")), Does.Contain("too long"));
+        Assert.That(ParseError(Ascii("X-com.example.Big=" + v255 + "v\0")), Does.Contain("too long"));
+        Assert.That(Parse(Ascii("CHAP_R=0x" + new string('a', 512) + "\0"))[0].Value, Has.Length.EqualTo(514));
+    }
+
+    [Test]
+    public void At_most_max_pairs_are_accepted()
+    {
+        var text = new StringBuilder();
+        for (int i = 0; i < 10; i++)
+            text.Append("K").Append(i).Append("=1\0");
+        var output = new List<KeyValuePair<string, string>>();
+        Assert.That(TextParameters.TryParse(Ascii(text.ToString()), output, out _, maxPairs: 10), Is.True);
+        output.Clear();
+        Assert.That(TextParameters.TryParse(Ascii(text.ToString()), output, out string? error, maxPairs: 9), Is.False);
+        Assert.That(error, Does.Contain("more than 9"));
+    }
+
+    [Test]
+    public void Repeated_keys_are_found()
+    {
+        Assert.That(TextParameters.FindRepeatedKey(Parse(Ascii("A=1\0B=2\0C=3\0"))), Is.Null);
+        Assert.That(TextParameters.FindRepeatedKey(Parse(Ascii("A=1\0B=2\0A=1\0"))), Is.EqualTo("A"));
     }
 
     [Test]

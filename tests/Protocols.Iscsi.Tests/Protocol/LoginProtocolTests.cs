@@ -179,7 +179,7 @@ public class LoginProtocolTests
     }
 
     [Test]
-    public async Task SendTargets_in_a_normal_session_names_its_own_target_or_the_one_asked_for()
+    public async Task SendTargets_in_a_normal_session_names_only_its_own_target()
     {
         var f = TargetFixture.Create();
         f.AddTarget("iqn.2026-01.io.storageappliance.test:disk1");
@@ -189,8 +189,11 @@ public class LoginProtocolTests
         Assert.That(own, Is.EqualTo(new[] { TargetFixture.TargetName }));
         var all = (await i.TextAsync(("SendTargets", "All"))).Pairs().Where(p => p.Key == "TargetName").Select(p => p.Value);
         Assert.That(all, Is.EqualTo(new[] { TargetFixture.TargetName }), "All belongs to discovery sessions");
-        var named = (await i.TextAsync(("SendTargets", "iqn.2026-01.io.storageappliance.test:disk1"))).Pairs().Where(p => p.Key == "TargetName").Select(p => p.Value);
-        Assert.That(named, Is.EqualTo(new[] { "iqn.2026-01.io.storageappliance.test:disk1" }));
+        var self = (await i.TextAsync(("SendTargets", TargetFixture.TargetName))).Pairs().Where(p => p.Key == "TargetName").Select(p => p.Value);
+        Assert.That(self, Is.EqualTo(new[] { TargetFixture.TargetName }));
+        // RFC 7143 appendix C: an operational session returns path information only about its own target.
+        var other = await i.TextAsync(("SendTargets", "iqn.2026-01.io.storageappliance.test:disk1"));
+        Assert.That(other.Data, Is.Empty, "another target is not described to a normal session");
         var none = await i.TextAsync(("SendTargets", "iqn.2026-01.io.storageappliance.test:nope"));
         Assert.That(none.Data, Is.Empty);
     }

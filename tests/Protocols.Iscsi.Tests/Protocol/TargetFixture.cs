@@ -43,7 +43,8 @@ public sealed class TargetFixture
         TimeSpan? loginTimeout = null,
         int queueDepth = 16,
         TimeSpan? nopInInterval = null,
-        TimeSpan? nopInTimeout = null)
+        TimeSpan? nopInTimeout = null,
+        ChapCredentials? discoveryChap = null)
     {
         var log = new RecordingLoggerFactory();
         var options = new IscsiServerOptions
@@ -53,6 +54,7 @@ public sealed class TargetFixture
             NopInInterval = nopInInterval ?? TimeSpan.Zero, // by default no unsolicited pings in the middle of a test
             NopInTimeout = nopInTimeout ?? TimeSpan.FromSeconds(30),
             LoginTimeout = loginTimeout ?? TimeSpan.FromSeconds(20),
+            DiscoveryChap = discoveryChap,
         };
         var server = new IscsiServer(options, log);
         var disk = new MemoryVDisk((long)Blocks * BlockSize);
@@ -65,9 +67,9 @@ public sealed class TargetFixture
     }
 
     /// <summary>Adds a second target node (no LUNs) to the same portal group.</summary>
-    public IscsiTargetNode AddTarget(string name, IEnumerable<string>? allowedInitiators = null)
+    public IscsiTargetNode AddTarget(string name, IEnumerable<string>? allowedInitiators = null, ChapCredentials? chap = null)
     {
-        var node = new IscsiTargetNode(name, null, new ScsiTarget(name, NullLogger.Instance), null, null, allowedInitiators);
+        var node = new IscsiTargetNode(name, null, new ScsiTarget(name, NullLogger.Instance), chap, null, allowedInitiators);
         Server.AddTarget(node);
         return node;
     }
