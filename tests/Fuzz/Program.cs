@@ -34,10 +34,11 @@ public static class Program
             int failed = 0;
             foreach (var file in args.Skip(2))
             {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
                     target.Run(File.ReadAllBytes(file));
-                    Console.WriteLine($"ok     {file}");
+                    Console.WriteLine($"ok     {file} ({clock.ElapsedMilliseconds} ms)");
                 }
                 catch (Exception e)
                 {

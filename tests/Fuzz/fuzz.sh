@@ -3,7 +3,9 @@
 #   tests/Fuzz/fuzz.sh [--seconds N] [--keep-queue] [TARGET...]     (no TARGET: every target)
 # Each target runs for N seconds (FUZZ_SECONDS, default 20), starting from tests/Fuzz/Corpus/TARGET
 # (and, with --keep-queue, what earlier runs found). Crashes and hangs are copied to
-# $FUZZ_WORK/crashes/TARGET/, printed as base64 with the exception they raise, and make the exit status 1.
+# $FUZZ_WORK/crashes/TARGET/ and replayed through the uninstrumented build; one that fails there is printed
+# as base64 with the exception it raises and makes the exit status 1, unless its failure message matches a
+# line of tests/Fuzz/KnownFailing/TARGET/signatures (a reported bug not yet fixed).
 # Needs: a Debug build of tests/Fuzz (make test builds it), afl-fuzz and the sharpfuzz tool (tests/setup/install-deps.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -76,7 +78,9 @@ for t in "${targets[@]}"; do
   rm -rf "$findings"
   mkdir -p "$work/findings"
   start=$(date +%s)
-  afl-fuzz -i "$input" -o "$findings" -V "$seconds" -t 5000 -m none -G 65536 -- \
+  # -t above the harness's own 10 s hang limit: a harness reports a hang as an exception (a crash to afl);
+  # afl killing a SharpFuzz process on a timeout would end the whole persistent run.
+  afl-fuzz -i "$input" -o "$findings" -V "$seconds" -t 20000 -m none -G 65536 -- \
     dotnet "$bin/$harness" run "$t" >"$work/$t.log" 2>&1
   rc=$?
   stats="$findings/default/fuzzer_stats"
@@ -87,21 +91,34 @@ for t in "${targets[@]}"; do
     continue
   fi
   afl_stat() { sed -n "s/^$1 *: *//p" "$stats"; }
-  found=0
+  new=0; known=0; flaky=0
   mkdir -p "$work/crashes/$t"
+  signatures=tests/Fuzz/KnownFailing/$t/signatures
   for kind in crashes hangs; do
     for f in "$findings/default/$kind"/id:*; do
       [ -f "$f" ] || continue
-      found=$((found + 1))
       name="$kind-$(sha1sum "$f" | cut -c1-12)"
       cp "$f" "$work/crashes/$t/$name"
-      echo "fuzz $t: $kind input saved as $work/crashes/$t/$name ($(wc -c <"$f") bytes), base64:"
+      # The uninstrumented build replays it: the deterministic verdict (afl's timeouts also count load).
+      replay=$(timeout 120 dotnet "$build/$harness" replay "$t" "$f" 2>&1)
+      if [ $? -eq 0 ]; then
+        flaky=$((flaky + 1))
+        echo "fuzz $t: $kind input $work/crashes/$t/$name did not fail when replayed (afl saw a crash or a timeout under load)"
+        continue
+      fi
+      if [ -f "$signatures" ] && echo "$replay" | grep -qF -f <(grep -v '^#' "$signatures" | grep .); then
+        known=$((known + 1))
+        echo "fuzz $t: known failure (tests/Fuzz/KnownFailing/$t/signatures) again: $work/crashes/$t/$name"
+        continue
+      fi
+      new=$((new + 1))
+      echo "fuzz $t: NEW $kind input saved as $work/crashes/$t/$name ($(wc -c <"$f") bytes), base64:"
       base64 -w 76 "$f" | sed 's/^/    /'
       echo "  replayed (dotnet $build/$harness replay $t FILE):"
-      timeout 60 dotnet "$build/$harness" replay "$t" "$f" 2>&1 | head -40 | sed 's/^/    /'
+      echo "$replay" | head -40 | sed 's/^/    /'
     done
   done
-  echo "fuzz $t: $(afl_stat execs_done) execs in $(( $(date +%s) - start )) s, corpus $(afl_stat corpus_count), coverage $(afl_stat bitmap_cvg), crashes $(afl_stat saved_crashes), hangs $(afl_stat saved_hangs)"
-  [ $found -eq 0 ] || status=1
+  echo "fuzz $t: $(afl_stat execs_done) execs in $(( $(date +%s) - start )) s, corpus $(afl_stat corpus_count), coverage $(afl_stat bitmap_cvg), crashes $(afl_stat saved_crashes), hangs $(afl_stat saved_hangs); new failures $new, known $known, not reproduced $flaky"
+  [ $new -eq 0 ] || status=1
 done
 exit $status

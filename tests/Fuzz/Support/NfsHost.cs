@@ -60,6 +60,9 @@ public sealed class NfsHost : IDisposable
         Handles = handles;
     }
 
+    /// <summary>Generous for in-memory work on a loaded machine, well under the server's 5 s close grace.</summary>
+    public static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(3);
+
     public FaultLoggerFactory Log { get; }
 
     public NfsFileSystem FileSystem { get; }
@@ -72,8 +75,13 @@ public sealed class NfsHost : IDisposable
     public void RunConnection(ReadOnlySpan<byte> stream)
     {
         var pipe = new PipePair(stream);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         FuzzInput.Wait(Server.RunConnectionAsync(pipe, new IPEndPoint(IPAddress.Loopback, 2049), new IPEndPoint(IPAddress.Loopback, 700)), "the RPC connection");
         pipe.Finish();
+        // Everything here is in memory (null vDisks, no network): a connection that has read its whole input
+        // and still takes seconds to close is waiting for a call that will never finish (a leaked call count).
+        if (clock.Elapsed > StallLimit)
+            throw new FuzzDefectException($"the RPC connection took {clock.Elapsed.TotalSeconds:0.0} s to close after its input ended (a call was never answered or released)");
         Log.ThrowIfFaulted("the RPC connection");
         if (Server.ConnectionCount != 0)
             throw new FuzzDefectException($"{Server.ConnectionCount} RPC connection(s) still registered after the connection ended");
