@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the protocol decoders with afl-fuzz and SharpFuzz (tests/Fuzz/README.md).
-#   tests/Fuzz/fuzz.sh [--seconds N] [--keep-queue] [TARGET...]     (no TARGET: every target)
+#   tests/Fuzz/fuzz.sh [--seconds N] [--keep-queue] [--until-crash] [TARGET...]   (no TARGET: every decoder target)
 # Each target runs for N seconds (FUZZ_SECONDS, default 20), starting from tests/Fuzz/Corpus/TARGET
 # (and, with --keep-queue, what earlier runs found). Crashes and hangs are copied to
 # $FUZZ_WORK/crashes/TARGET/ and replayed through the uninstrumented build; one that fails there is printed
@@ -12,11 +12,13 @@ cd "$(dirname "$0")/../.."
 
 seconds=${FUZZ_SECONDS:-20}
 keep_queue=0
+until_crash=0
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --keep-queue) keep_queue=1; shift ;;
+    --until-crash) until_crash=1; shift ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -32,7 +34,7 @@ if [ ! -f "$build/$harness" ]; then
 fi
 command -v afl-fuzz >/dev/null || { echo "fuzz: afl-fuzz is not installed (tests/setup/install-deps.sh installs it)"; exit 2; }
 if [ ${#targets[@]} -eq 0 ]; then
-  mapfile -t targets < <(dotnet "$build/$harness" list)
+  mapfile -t targets < <(dotnet "$build/$harness" list | grep -vx canary)
 fi
 
 # A copy of the build whose protocol assemblies carry SharpFuzz's coverage probes; the build itself stays
@@ -48,6 +50,10 @@ if [ ! -f "$bin/.instrumented" ] || [ -n "$(find "$build" -newer "$bin/.instrume
     dotnet tool run sharpfuzz "$bin/StorageAppliance.$a.dll" >"$work/instrument.log" 2>&1 \
       || { cat "$work/instrument.log"; echo "fuzz: sharpfuzz failed (dotnet tool restore installs it)"; exit 2; }
   done
+  # The canary target (a planted bug that proves the pipeline finds crashes) is the one piece of the harness
+  # assembly with probes; the rest of the harness stays out of the coverage map.
+  dotnet tool run sharpfuzz "$bin/$harness" StorageAppliance.Fuzz.Targets.CanaryBug >"$work/instrument.log" 2>&1 \
+    || { cat "$work/instrument.log"; exit 2; }
   touch "$bin/.instrumented"
 fi
 flock -u 9
@@ -80,6 +86,7 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   # -t above the harness's own 10 s hang limit: a harness reports a hang as an exception (a crash to afl);
   # afl killing a SharpFuzz process on a timeout would end the whole persistent run.
+  [ $until_crash = 1 ] && export AFL_BENCH_UNTIL_CRASH=1
   afl-fuzz -i "$input" -o "$findings" -V "$seconds" -t 20000 -m none -G 65536 -- \
     dotnet "$bin/$harness" run "$t" >"$work/$t.log" 2>&1
   rc=$?

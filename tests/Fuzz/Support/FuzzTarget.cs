@@ -35,6 +35,7 @@ public static class FuzzTargets
         new Targets.RpcConnectionTarget(),
         new Targets.NfsCallsTarget(Targets.NfsCallsTarget.Kind.Nfs3),
         new Targets.NfsCallsTarget(Targets.NfsCallsTarget.Kind.Mount),
+        new Targets.CanaryTarget(),
     ];
 
     public static IFuzzTarget Find(string name)
