@@ -71,8 +71,8 @@ public sealed class NfsHost : IDisposable
 
     public IReadOnlyList<byte[]> Handles { get; }
 
-    /// <summary>Runs one connection that sends <paramref name="stream"/> and then closes; throws on a defect.</summary>
-    public void RunConnection(ReadOnlySpan<byte> stream)
+    /// <summary>Runs one connection that sends <paramref name="stream"/> and then closes; throws on a defect. Returns the start of what the server sent.</summary>
+    public byte[] RunConnection(ReadOnlySpan<byte> stream)
     {
         var pipe = new PipePair(stream);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -85,6 +85,7 @@ public sealed class NfsHost : IDisposable
         Log.ThrowIfFaulted("the RPC connection");
         if (Server.ConnectionCount != 0)
             throw new FuzzDefectException($"{Server.ConnectionCount} RPC connection(s) still registered after the connection ended");
+        return pipe.Received;
     }
 
     public void Dispose() => FileSystem.Dispose();

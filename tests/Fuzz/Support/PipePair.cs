@@ -32,6 +32,12 @@ public sealed class PipePair : IDuplexPipe
     /// <summary>Bytes the server sent.</summary>
     public long Sent { get; private set; }
 
+    /// <summary>The first <see cref="KeptBytes"/> bytes the server sent, for the tests that check a harness reaches its code.</summary>
+    public byte[] Received => _kept.ToArray();
+
+    private const int KeptBytes = 64 << 10;
+    private readonly MemoryStream _kept = new();
+
     /// <summary>Stops the drain once the server's task has ended, whether or not it closed its output.</summary>
     public void Finish()
     {
@@ -45,6 +51,13 @@ public sealed class PipePair : IDuplexPipe
         {
             var result = await _toClient.Reader.ReadAsync().ConfigureAwait(false);
             Sent += result.Buffer.Length;
+            foreach (var segment in result.Buffer)
+            {
+                int room = KeptBytes - (int)_kept.Length;
+                if (room <= 0)
+                    break;
+                _kept.Write(segment.Span[..Math.Min(room, segment.Length)]);
+            }
             _toClient.Reader.AdvanceTo(result.Buffer.End);
             if (result.IsCompleted || result.IsCanceled)
                 break;

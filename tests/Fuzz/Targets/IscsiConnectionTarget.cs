@@ -29,7 +29,10 @@ public sealed class IscsiConnectionTarget : IFuzzTarget
 
     public string Name => "iscsi-connection";
 
-    public void Run(ReadOnlySpan<byte> input)
+    public void Run(ReadOnlySpan<byte> input) => RunAndCapture(input);
+
+    /// <summary>Runs the input; returns the start of what the target sent back.</summary>
+    public byte[] RunAndCapture(ReadOnlySpan<byte> input)
     {
         var log = new FaultLoggerFactory(_ => false);
         var server = new IscsiServer(new IscsiServerOptions { NopInInterval = TimeSpan.Zero, LoginTimeout = TimeSpan.FromSeconds(30) }, log);
@@ -46,6 +49,7 @@ public sealed class IscsiConnectionTarget : IFuzzTarget
         log.ThrowIfFaulted("the iSCSI connection");
         if (server.ConnectionCount != 0)
             throw new FuzzDefectException($"{server.ConnectionCount} connection(s) still registered after the connection ended");
+        return pipe.Received;
     }
 
     public IEnumerable<(string Name, byte[] Bytes)> Seeds()

@@ -36,6 +36,12 @@ public sealed class NfsCallsTarget(NfsCallsTarget.Kind kind) : IFuzzTarget
     public void Run(ReadOnlySpan<byte> input)
     {
         using var host = new NfsHost();
+        host.RunConnection(Frame(input, host));
+    }
+
+    /// <summary>The calls of the input as the RPC byte stream a client would send.</summary>
+    public byte[] Frame(ReadOnlySpan<byte> input, NfsHost host)
+    {
         var stream = new List<byte>();
         for (uint n = 0; n < MaxCalls && input.Length >= 4; n++)
         {
@@ -48,7 +54,7 @@ public sealed class NfsCallsTarget(NfsCallsTarget.Kind kind) : IFuzzTarget
             uint id = (flags & 1) != 0 ? 1000u : 0u;
             stream.AddRange(RpcSeeds.Record(RpcSeeds.Call(0x100 + n, Program, 3, proc, args, authSys: (flags & 2) == 0, uid: id, gid: id)));
         }
-        host.RunConnection(stream.ToArray());
+        return stream.ToArray();
     }
 
     /// <summary>Replaces each 4-byte-aligned placeholder handle (length 24, "PH", index) by a real one.</summary>
