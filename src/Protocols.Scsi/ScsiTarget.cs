@@ -170,10 +170,20 @@ public sealed class ScsiTarget
         }
     }
 
+    /// <summary>REPORT LUNS is a 12-byte CDB (SPC-4 6.33, table 284).</summary>
+    private const int ReportLunsCdbLength = 12;
+
     /// <summary>REPORT LUNS (SPC-4 6.33), answered by the target for any LUN, existing or not.</summary>
     private void ReportLuns(ScsiTask task)
     {
         var cdb = task.Cdb;
+        // Answered before any unit's CDB checks, so the length is checked here: a CDB shorter than the
+        // command's 12 bytes is INVALID FIELD IN CDB (as CheckCdb answers for the unit's commands), not a read past its end.
+        if (cdb.Length < ReportLunsCdbLength)
+        {
+            task.SetCheckCondition(SenseCode.InvalidFieldInCdb, false, null, SenseKeySpecific.CdbField(0, 7));
+            return;
+        }
         byte selectReport = cdb[2];
         uint alloc = BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]);
         if (selectReport is not (0x00 or 0x01 or 0x02))

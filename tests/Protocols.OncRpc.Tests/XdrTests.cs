@@ -4,6 +4,23 @@ namespace StorageAppliance.Protocols.OncRpc.Tests;
 
 public class XdrTests
 {
+    [TestCase(0x7FFFFFFDu)]
+    [TestCase(0x7FFFFFFEu)]
+    [TestCase(0x7FFFFFFFu)]
+    public void OpaqueRange_WithALengthNearIntMax_IsRefused_AndDoesNotMoveBackwards(uint length)
+    {
+        // Found by the rpc-record fuzz target: the padded length wrapped negative, the bounds check passed,
+        // and the read position moved backwards (NFS WRITE reads its data with maxLength int.MaxValue).
+        var buffer = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(buffer, length);
+        var r = new XdrReader(buffer);
+        Assert.That(r.TryReadOpaqueRange(int.MaxValue, out _, out _), Is.False);
+        Assert.That(r.Position, Is.GreaterThanOrEqualTo(0).And.LessThanOrEqualTo(buffer.Length));
+        var f = new XdrReader(buffer);
+        Assert.That(f.TryReadFixedOpaque((int)length, out _), Is.False);
+        Assert.That(f.Position, Is.EqualTo(0));
+    }
+
     [Test]
     public void Writer_produces_big_endian_padded_items()
     {

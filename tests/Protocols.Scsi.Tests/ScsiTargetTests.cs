@@ -96,6 +96,25 @@ public class ScsiTargetTests
         Assert.That(truncated.TransferLength, Is.EqualTo(16));
     }
 
+    [TestCase(0)]
+    [TestCase(1)]
+    [TestCase(6)]
+    [TestCase(10)]
+    [TestCase(11)]
+    public void ReportLuns_CdbShorterThanTwelveBytes_IsInvalidFieldInCdb(int length)
+    {
+        // Found by the scsi-cdb fuzz target: REPORT LUNS read its allocation length past the end of a short CDB.
+        var (target, _, nexus) = Create();
+        var cdb = Cdbs.ReportLuns()[..length];
+        if (length > 0)
+            cdb[0] = ScsiOpcode.ReportLuns;
+        var task = new ScsiTask { Nexus = nexus, Lun = 0, CdbLength = length, ExpectedTransferLength = 4096 };
+        task.CdbBuffer[0] = ScsiOpcode.ReportLuns;
+        cdb.CopyTo(task.CdbBuffer, 0);
+        target.ExecuteAsync(task).AsTask().Wait();
+        TaskAssert.InvalidCdbField(task, 0, 7);
+    }
+
     [Test]
     public void NewLun_IsAnnounced_AndReportLunsClearsTheAnnouncement()
     {

@@ -2,7 +2,9 @@
 # Installs every external client and peer the tests and benchmarks use, on a fresh Debian 12 machine.
 # Idempotent: each step checks first, so a second run costs seconds.
 #   apt: libiscsi-bin (iscsi-ls, iscsi-inq, iscsi-test-cu), libnfs-utils, qemu-utils, tgt,
-#        nfs-ganesha (+vfs), rpcbind, liblz4/libzstd, and the -dev packages fio needs.
+#        nfs-ganesha (+vfs), rpcbind, liblz4/libzstd, the -dev packages fio needs, and afl++ (afl-fuzz).
+#   dotnet tools: the repository's local tool manifest (.config/dotnet-tools.json: sharpfuzz, which
+#        instruments the protocol assemblies for tests/Fuzz).
 #   fio: Debian's own source package rebuilt with --enable-libiscsi --enable-libnfs (Debian's
 #        binary lacks both engines), cached outside the checkout in $FIO_CACHE.
 set -euo pipefail
@@ -13,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need_apt=()
 for pkg in libiscsi-bin libnfs-utils qemu-utils tgt nfs-ganesha nfs-ganesha-vfs rpcbind \
-           liblz4-1 libzstd1 libiscsi-dev libnfs-dev dpkg-dev build-essential pkg-config zlib1g-dev; do
+           liblz4-1 libzstd1 libiscsi-dev libnfs-dev dpkg-dev build-essential pkg-config zlib1g-dev afl++; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 
@@ -64,4 +66,9 @@ if ! fio_ok; then
   rm -rf "$work"
   fio_ok || { echo "install-deps: fio was built but lacks the libiscsi or nfs engine" >&2; exit 1; }
 fi
-echo "install-deps: ok (fio at $FIO_CACHE/fio)"
+# The sharpfuzz tool, pinned by the local tool manifest, so a fresh clone gets the same version.
+if ! (cd "$(dirname "$0")/../.." && dotnet tool run sharpfuzz >/dev/null 2>&1); then
+  echo "install-deps: dotnet tool restore (sharpfuzz)"
+  (cd "$(dirname "$0")/../.." && dotnet tool restore >/dev/null)
+fi
+echo "install-deps: ok (fio at $FIO_CACHE/fio, afl-fuzz $(command -v afl-fuzz), sharpfuzz from .config/dotnet-tools.json)"

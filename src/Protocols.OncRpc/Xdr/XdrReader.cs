@@ -67,14 +67,15 @@ public ref struct XdrReader
     /// <summary>Fixed-length opaque (RFC 4506 4.9): <paramref name="length"/> bytes plus padding.</summary>
     public bool TryReadFixedOpaque(int length, out ReadOnlySpan<byte> value)
     {
-        int padded = (length + 3) & ~3;
+        // Padded in 64 bits: a length near int.MaxValue must not wrap to a negative size that passes the check.
+        long padded = ((long)length + 3) & ~3L;
         if (length < 0 || _buffer.Length - _position < padded)
         {
             value = default;
             return false;
         }
         value = _buffer.Slice(_position, length);
-        _position += padded;
+        _position += (int)padded;
         return true;
     }
 
@@ -94,12 +95,13 @@ public ref struct XdrReader
         length = 0;
         if (!TryReadUInt32(out uint len) || len > (uint)maxLength)
             return false;
-        int padded = ((int)len + 3) & ~3;
+        // As in TryReadFixedOpaque: a length near 2^31 (maxLength int.MaxValue, as NFS WRITE passes) must not wrap.
+        long padded = ((long)len + 3) & ~3L;
         if (_buffer.Length - _position < padded)
             return false;
         offset = _position;
         length = (int)len;
-        _position += padded;
+        _position += (int)padded;
         return true;
     }
 
