@@ -31,4 +31,7 @@ internal static partial class NfsLog
 
     [LoggerMessage(EventId = 5108, Level = LogLevel.Information, Message = "NFS: namespace in {Path}; write verifier {Verifier:x16}")]
     public static partial void NamespaceOpened(ILogger logger, string path, ulong verifier);
+
+    [LoggerMessage(EventId = 5120, Level = LogLevel.Warning, Message = "NFS: {Procedure} could not be stored in the namespace: {Status} ({Reason}); the client is told so, nothing changed")]
+    public static partial void NamespaceCommitFailed(ILogger logger, string procedure, string status, string reason);
 }

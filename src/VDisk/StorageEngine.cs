@@ -243,10 +243,30 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
     internal void DedupReadFailed(EngineVDisk v, long offset, ExtentReadResult result) =>
         EngineLog.ReadFailed(_log, v.Name, offset, "(deduplicated extent)", result.ToString());
 
+    /// <summary>Commits a provisioning change; a full metadata disk is a NoSpace refusal (NFS3ERR_NOSPC, HTTP 507), not a crash of the caller.</summary>
     private void CommitCatalog(MetadataBatch batch)
     {
-        lock (_commitLock)
-            Metadata.Commit(batch);
+        try
+        {
+            lock (_commitLock)
+                Metadata.Commit(batch);
+        }
+        catch (MetadataException e) when (e.IsDiskFull)
+        {
+            throw new ProvisioningException(ProvisioningError.NoSpace, e.Message);
+        }
+    }
+
+    private long AllocateCatalogId()
+    {
+        try
+        {
+            return Metadata.AllocateIds(1);
+        }
+        catch (MetadataException e) when (e.IsDiskFull)
+        {
+            throw new ProvisioningException(ProvisioningError.NoSpace, e.Message);
+        }
     }
 
     private readonly object _commitLock = new();
@@ -267,7 +287,7 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
                 throw new ProvisioningException(ProvisioningError.NotFound, $"no container named {container}");
             if (_byName.ContainsKey(name))
                 throw new ProvisioningException(ProvisioningError.AlreadyExists, $"a vDisk named {name} already exists");
-            var record = new VDiskRecord(Metadata.AllocateIds(1), name, c.Id, capacityBytes, logicalBlockSize, thin, VDiskState.Active, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            var record = new VDiskRecord(AllocateCatalogId(), name, c.Id, capacityBytes, logicalBlockSize, thin, VDiskState.Active, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             CommitCatalog(new MetadataBatch().Add(new MetadataOp.PutVDisk(record)));
             AddVDisk(record, c);
             EngineLog.VDiskCreated(_log, name, record.Id, container, capacityBytes);

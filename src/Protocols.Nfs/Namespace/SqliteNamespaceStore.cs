@@ -176,11 +176,35 @@ public sealed class SqliteNamespaceStore : INamespaceStore
         return result;
     }
 
-    public void Commit(NamespaceBatch batch)
+    public Nfsstat3 Commit(NamespaceBatch batch)
     {
         if (batch.IsEmpty)
-            return;
+            return Nfsstat3.Ok;
         lock (_lock)
+        {
+            try
+            {
+                CommitLocked(batch);
+                return Nfsstat3.Ok;
+            }
+            catch (SqliteException e)
+            {
+                // The transaction rolled back (SQLite does so itself on SQLITE_FULL, or the using in CommitLocked did):
+                // nothing of the batch is applied, and the caller has changed nothing in memory yet.
+                LastFailure = e.Message;
+                return (e.SqliteErrorCode & 0xFF) == SqliteFull ? Nfsstat3.NoSpc : Nfsstat3.Io;
+            }
+        }
+    }
+
+    /// <summary>SQLITE_FULL (https://sqlite.org/rescode.html#full): "the disk is full"; extended codes keep it in the low byte.</summary>
+    private const int SqliteFull = 13;
+
+    /// <summary>SQLite's message for the last failed commit (for the log line of the caller).</summary>
+    public string? LastFailure { get; private set; }
+
+    private void CommitLocked(NamespaceBatch batch)
+    {
         {
             using var tx = _db.BeginTransaction();
             foreach (var (dir, name) in batch.RemovedEntries)
