@@ -47,7 +47,7 @@ internal sealed class SpaceGuard
     {
         get
         {
-            Refresh(force: false);
+            Refresh(SampleMilliseconds);
             return Volatile.Read(ref _full) != 0;
         }
     }
@@ -57,7 +57,7 @@ internal sealed class SpaceGuard
     {
         get
         {
-            Refresh(force: false);
+            Refresh(SampleMilliseconds);
             return Interlocked.Read(ref _free);
         }
     }
@@ -65,7 +65,7 @@ internal sealed class SpaceGuard
     /// <summary>Whether a data write of <paramref name="bytes"/> fits; counts it against the current sample if so.</summary>
     public bool TryAdmit(long bytes)
     {
-        Refresh(force: false);
+        Refresh(SampleMilliseconds);
         long free = Interlocked.Read(ref _free);
         if (free == long.MaxValue)
             return true; // no path could be sampled (a file system without statvfs): nothing to go by
@@ -73,7 +73,7 @@ internal sealed class SpaceGuard
         if (room < _reserve)
         {
             // A sample taken before the last frees may be stale: look again before refusing.
-            if (Refresh(force: true))
+            if (Refresh(10))
                 return TryAdmit(bytes);
             SetFull(true, free);
             return false;
@@ -85,23 +85,21 @@ internal sealed class SpaceGuard
     /// <summary>Samples the free space now (at start, and when a test wants the state at once).</summary>
     public void Sample()
     {
-        Refresh(force: true);
+        Refresh(0);
         long free = Interlocked.Read(ref _free);
         if (free != long.MaxValue)
             SetFull(free - _undrainedBytes() < _reserve, free);
     }
 
-    /// <summary>Takes a new sample when the last is older than <see cref="SampleMilliseconds"/> (or when forced and not just taken); true if it did.</summary>
-    private bool Refresh(bool force)
+    /// <summary>Takes a new sample unless the last is younger than <paramref name="maxAgeMilliseconds"/>; true if it did.</summary>
+    private bool Refresh(long maxAgeMilliseconds)
     {
         long now = Environment.TickCount64;
-        long age = now - Volatile.Read(ref _sampledAt);
-        if (age < SampleMilliseconds && (!force || age < 10))
+        if (maxAgeMilliseconds > 0 && now - Volatile.Read(ref _sampledAt) < maxAgeMilliseconds)
             return false;
         lock (_sampleLock)
         {
-            age = now - _sampledAt;
-            if (age < SampleMilliseconds && (!force || age < 10))
+            if (maxAgeMilliseconds > 0 && now - _sampledAt < maxAgeMilliseconds)
                 return false;
             long min = long.MaxValue;
             string tightest = "";

@@ -54,13 +54,16 @@ public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorag
 
     public long InjectedFailures { get; private set; }
 
-    private void Check(string path, FaultOperation op)
+    /// <param name="needsSpace">False for a call that takes no room (a truncation): ENOSPC faults leave it alone.</param>
+    private void Check(string path, FaultOperation op, bool needsSpace = true)
     {
         lock (_lock)
         {
             foreach (var f in _faults)
             {
                 if ((f.Operations & op) == 0 || f.RemainingCalls <= 0 || !path.Contains(f.PathContains, StringComparison.Ordinal))
+                    continue;
+                if (!needsSpace && f.Errno == NativeFile.ENOSPC)
                     continue;
                 if (f.Rate < 1.0 && _random.NextDouble() >= f.Rate)
                     continue;
@@ -129,7 +132,7 @@ public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorag
 
         public void SetLength(long length)
         {
-            fs.Check(Path, FaultOperation.Write);
+            fs.Check(Path, FaultOperation.Write, needsSpace: length > inner.Length);
             inner.SetLength(length);
         }
 
