@@ -36,6 +36,7 @@ public sealed class SqliteNamespaceStore : INamespaceStore
     public SqliteNamespaceStore(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        CreatePrivate(path);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _db.Open();
         Exec("PRAGMA journal_mode=WAL");
@@ -73,6 +74,29 @@ public sealed class SqliteNamespaceStore : INamespaceStore
     }
 
     public string? DatabasePath => _db.DataSource;
+
+    /// <summary>
+    /// Creates the database file 0600 before SQLite opens it (an empty file is an empty database): it holds every
+    /// export's names and attributes, and SQLite gives its -wal and -shm files the mode of the database file.
+    /// </summary>
+    private static void CreatePrivate(string path)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(path))
+            return;
+        try
+        {
+            using var _ = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException)
+        {
+            // Made meanwhile by someone else, or no room: SQLite's open reports what matters.
+        }
+    }
 
     private void Exec(string sql)
     {
