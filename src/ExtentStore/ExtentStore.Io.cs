@@ -182,9 +182,9 @@ public sealed partial class ExtentStore
             if (order.Length > 0)
                 g.WriteDescriptors(slot.Slot, order[0], order[^1] - order[0] + 1);
         }
-        catch (IOException e) when (e is not DiskFailedException)
+        catch (IOException e) when (e is not DiskFailedException and not NoSpaceException)
         {
-            throw FailDisk(g.Disk, e);
+            throw Fault(g.Disk, e);
         }
         finally
         {
@@ -234,9 +234,9 @@ public sealed partial class ExtentStore
             }
             dst.WriteDescriptors(to.Slot, 0, dst.Layout.SlicesPerSlot);
         }
-        catch (IOException e) when (e is not DiskFailedException)
+        catch (IOException e) when (e is not DiskFailedException and not NoSpaceException)
         {
-            throw FailDisk(dst.Disk, e);
+            throw Fault(dst.Disk, e);
         }
         finally
         {

@@ -299,7 +299,7 @@ public sealed partial class ExtentStore : IDisposable
         catch (IOException e)
         {
             g.MarkFree(slot);
-            throw FailDisk(g.Disk, e);
+            throw Fault(g.Disk, e);
         }
         lock (_space)
         {
@@ -366,7 +366,18 @@ public sealed partial class ExtentStore : IDisposable
         }
         catch (IOException e)
         {
-            throw FailDisk(disk, e);
+            if (NativeFile.IsNoSpace(e) && disk.IsDirectory)
+            {
+                // A full file system: no half-made group file is left behind to be found as an orphan.
+                try
+                {
+                    _fs.Delete(disk.EgroupPath(id));
+                }
+                catch (IOException)
+                {
+                }
+            }
+            throw Fault(disk, e);
         }
         var record = new EgroupRecord(id, c.Record.Id, disk.Id, vdiskId, layout.SlotSize, layout.SlotCount, disk.IsDirectory ? -1 : baseOffset, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         var g = new Egroup(record, disk, layout, file, baseOffset);
@@ -453,10 +464,17 @@ public sealed partial class ExtentStore : IDisposable
             }
             catch (IOException e)
             {
-                throw FailDisk(g.Disk, e);
+                throw Fault(g.Disk, e);
             }
         }
     }
+
+    /// <summary>
+    /// What an I/O error on a disk means: ENOSPC is a full file system (a <see cref="NoSpaceException"/>: the drain
+    /// keeps the records and tries again once room is freed; the disk stays in service), anything else a failing disk.
+    /// </summary>
+    private IOException Fault(PoolDisk disk, IOException e) =>
+        NativeFile.IsNoSpace(e) ? new NoSpaceException($"disk {disk.Path} is full: {e.Message}") : FailDisk(disk, e);
 
     private DiskFailedException FailDisk(PoolDisk disk, IOException e)
     {

@@ -137,6 +137,7 @@ public sealed class StorageService : IHostedService
     private readonly ILoggerFactory _loggerFactory;
     private readonly Dictionary<long, LogicalUnit> _units = new();
     private MetadataReservationStore? _reservationStore;
+    private SpaceReserveFile? _spaceReserve;
 
     public StorageService(ApplianceConfig config, IoDirector director, ILoggerFactory loggerFactory)
     {
@@ -155,8 +156,12 @@ public sealed class StorageService : IHostedService
     public Task StartAsync(CancellationToken cancellationToken)
     {
         string dataDir = _config.Appliance.DataDir;
-        Directory.CreateDirectory(dataDir);
         var log = _loggerFactory.CreateLogger("StorageAppliance.Storage");
+        // Before anything is created in it: data, journal and metadata files 0600 in 0700 folders.
+        DataDirectoryModes.MakePrivate(dataDir, log);
+        var engineOptions = new StorageEngineOptions { JournalDirectory = "", MetadataDirectory = dataDir };
+        _spaceReserve = new SpaceReserveFile(dataDir, engineOptions.SpaceReserveBytes, log);
+        _spaceReserve.Release();
 
         // A data folder from before the storage engine: keep its appliance and vDisk ids (the NAA ids
         // hypervisors know the disks by) and import the data of its file-backed vDisks once.
@@ -181,7 +186,7 @@ public sealed class StorageService : IHostedService
         string journalDir = journalDisk is not null ? Path.Combine(journalDisk.Path, "journal") : Path.Combine(dataDir, "journal");
         // Before the engine registers its vDisks, so they start under their policies.
         QosPolicies.Apply(_config, Metadata, _director);
-        Engine = new StorageEngine(Metadata, PhysicalFileSystem.Instance, new StorageEngineOptions { JournalDirectory = journalDir }, _loggerFactory, _director);
+        Engine = new StorageEngine(Metadata, PhysicalFileSystem.Instance, new StorageEngineOptions { JournalDirectory = journalDir, MetadataDirectory = dataDir, SpaceReserveBytes = engineOptions.SpaceReserveBytes }, _loggerFactory, _director);
         try
         {
             Engine.Open(pools, containers, vdisks, name => legacy is not null && legacy.VDiskIds.TryGetValue(name, out long id) ? id : null);
@@ -197,6 +202,9 @@ public sealed class StorageService : IHostedService
                 _director.Register(new NullVDisk(NullVDiskId(v.Name), v.Name, v.SizeBytes));
         if (legacy is not null)
             LegacyImport.Run(_config, _director, dataDir, log);
+        if (Engine.IsFull)
+            HostLog.StartedReadOnly(log, dataDir);
+        _spaceReserve.Restore(TimeSpan.FromSeconds(10));
         return Task.CompletedTask;
     }
 
@@ -281,6 +289,7 @@ public sealed class StorageService : IHostedService
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        _spaceReserve?.Dispose();
         Engine?.Dispose();
         Metadata?.Dispose();
         return Task.CompletedTask;

@@ -65,7 +65,10 @@ public sealed partial class Journal
         long upTo;
         lock (_appendLock)
         {
-            file = _current!.File;
+            // No current segment (the file system was full at open): nothing was appended since, all is durable.
+            if (_current is null)
+                return true;
+            file = _current.File;
             upTo = _lastSequence;
         }
         try

@@ -130,8 +130,17 @@ public sealed partial class Journal : IDisposable
         _lastSequence = last;
         _durableSequence = last;
 
-        // New records go to a new segment: the tail of the last one may be torn.
-        StartSegment(last + 1);
+        // New records go to a new segment: the tail of the last one may be torn. On a full file system the
+        // journal still opens (reads, and the drain of what it holds, need no new segment); the first append
+        // that finds room starts it.
+        try
+        {
+            StartSegment(last + 1);
+        }
+        catch (IOException e) when (NativeFile.IsNoSpace(e))
+        {
+            JournalLog.NoRoom(_log, _options.Directory, e.Message);
+        }
         Trim(drainedSequence);
         if (_options.BackgroundFlushInterval > TimeSpan.Zero)
             _flushTimer = new Timer(_ => BackgroundFlush(), null, _options.BackgroundFlushInterval, _options.BackgroundFlushInterval);
@@ -220,14 +229,34 @@ public sealed partial class Journal : IDisposable
                 throw new JournalFailedException("the journal is not taking writes: " + _failure);
             }
             long seq = _lastSequence + 1;
-            var segment = _current!;
-            if (segment.Tail + size > _options.SegmentSize && segment.Tail > SegmentHeaderSize)
-                segment = Rollover(seq);
+            Segment segment;
+            try
+            {
+                // No current segment: the file system was full when the journal opened (or at the last rollover).
+                if (_current is null)
+                    segment = StartSegment(seq);
+                else if (_current.Tail + size > _options.SegmentSize && _current.Tail > SegmentHeaderSize)
+                    segment = Rollover(seq);
+                else
+                    segment = _current;
+            }
+            catch (IOException e) when (NativeFile.IsNoSpace(e))
+            {
+                ReturnEntry(entry);
+                throw NoRoom(e);
+            }
             var h = new JournalRecord.Header(seq, now, vdiskId, offset, length, type, 0, data.Length);
             JournalRecord.WriteHeader(record, h, record.Slice(JournalRecord.HeaderSize, data.Length), segment.Nonce);
             try
             {
                 segment.File.Write(record, segment.Tail);
+            }
+            catch (IOException e) when (NativeFile.IsNoSpace(e) && CutBackTo(segment))
+            {
+                // A full file system is not a failing disk: the segment again ends at its last whole record, so the
+                // journal takes the next write as soon as there is room, with no restart.
+                ReturnEntry(entry);
+                throw NoRoom(e);
             }
             catch (IOException e)
             {
@@ -248,6 +277,36 @@ public sealed partial class Journal : IDisposable
         }
         Interlocked.Add(ref _pendingBytes, size);
         return entry;
+    }
+
+    private JournalFullException NoRoom(IOException e)
+    {
+        long now = Environment.TickCount64;
+        if (now - Volatile.Read(ref _lastNoRoomLog) > 10_000)
+        {
+            Volatile.Write(ref _lastNoRoomLog, now);
+            JournalLog.NoRoom(_log, _options.Directory, e.Message);
+        }
+        return new JournalFullException($"the journal's file system is full ({_options.Directory}): {e.Message}", e);
+    }
+
+    private long _lastNoRoomLog = -20_000;
+
+    /// <summary>
+    /// After ENOSPC part of a record may lie past the segment's tail: truncating the file back to the tail removes it
+    /// (truncation needs no room). False when even that fails; the caller then treats it as a failed disk.
+    /// </summary>
+    private static bool CutBackTo(Segment segment)
+    {
+        try
+        {
+            segment.File.SetLength(segment.Tail);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private static void Fill(JournalEntry entry, in JournalRecord.Header h)
@@ -349,8 +408,39 @@ public sealed partial class Journal : IDisposable
         }
         // After a torn tail the next sequence number can name a file that already exists: start it empty.
         var file = _fs.Open(path, create: true);
-        if (file.Length > 0)
-            file.SetLength(0);
+        uint nonce = 0;
+        try
+        {
+            if (file.Length > 0)
+                file.SetLength(0);
+            nonce = WriteSegmentHeader(file, firstSequence);
+            _fs.SyncDirectory(_options.Directory);
+        }
+        catch (IOException)
+        {
+            // No segment without a whole header (a full file system, most often): the file goes, and the
+            // current segment, if any, stays current.
+            file.Dispose();
+            try
+            {
+                _fs.Delete(path);
+            }
+            catch (IOException)
+            {
+            }
+            throw;
+        }
+        var segment = new Segment(firstSequence, path, file, nonce);
+        lock (_appendLock)
+        {
+            _segments.Add(segment);
+            _current = segment;
+        }
+        return segment;
+    }
+
+    private static uint WriteSegmentHeader(IStorageFile file, long firstSequence)
+    {
         uint nonce = (uint)Random.Shared.Next() ^ (uint)Environment.TickCount;
         Span<byte> header = stackalloc byte[SegmentHeaderSize];
         header.Clear();
@@ -361,14 +451,7 @@ public sealed partial class Journal : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(header[60..], Common.Crc32C.Compute(header[..60]));
         file.Write(header, 0);
         file.Flush();
-        _fs.SyncDirectory(_options.Directory);
-        var segment = new Segment(firstSequence, path, file, nonce);
-        lock (_appendLock)
-        {
-            _segments.Add(segment);
-            _current = segment;
-        }
-        return segment;
+        return nonce;
     }
 
     private void TryStartFreshSegment(long nextSequence, IOException cause)

@@ -19,4 +19,7 @@ internal static partial class JournalLog
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "could not delete drained journal segment {Path}: {Reason}")]
     public static partial void TrimFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "journal {Directory}: no room on its file system ({Reason}); writes are refused as out of space until room is freed (no restart needed)")]
+    public static partial void NoRoom(ILogger logger, string directory, string reason);
 }

@@ -18,3 +18,9 @@ public sealed class JournalOptions
 
 /// <summary>The journal cannot take writes (its disk failed); the message says why.</summary>
 public sealed class JournalFailedException(string message, Exception? inner = null) : IOException(message, inner);
+
+/// <summary>
+/// The journal's file system is full (ENOSPC): this write was not appended, and the journal takes writes again
+/// once there is room. Not a failed disk.
+/// </summary>
+public sealed class JournalFullException(string message, Exception? inner = null) : IOException(message, inner);

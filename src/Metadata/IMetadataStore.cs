@@ -60,4 +60,21 @@ public interface IMetadataStore : IDisposable
 }
 
 /// <summary>The metadata store cannot be read or written; the message says which file and why.</summary>
-public sealed class MetadataException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class MetadataException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The store's file system is full (SQLITE_FULL, or ENOSPC from a file it opens): nothing was changed, and a retry can succeed once room is freed.</summary>
+    public bool IsDiskFull
+    {
+        get
+        {
+            for (var x = InnerException; x is not null; x = x.InnerException)
+            {
+                if (x is Microsoft.Data.Sqlite.SqliteException s && (s.SqliteErrorCode & 0xFF) == 13)
+                    return true;
+                if (x is IOException io && (io.HResult & 0xFFFF) == 28)
+                    return true;
+            }
+            return false;
+        }
+    }
+}

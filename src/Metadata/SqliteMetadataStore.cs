@@ -201,7 +201,11 @@ public sealed partial class SqliteMetadataStore : IMetadataStore
         {
             // FileShare.None takes flock(LOCK_EX | LOCK_NB) on Linux: independent of SQLite's own fcntl locks,
             // it keeps a second appliance (or a second store in this process) off the file.
-            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1);
+            // A new file is 0600: it holds every vDisk's map, and SQLite gives its -wal and -shm files the mode of the database.
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 };
+            if (!OperatingSystem.IsWindows())
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            return new FileStream(path, options);
         }
         catch (IOException e) when (e.HResult is EWouldBlock or unchecked((int)SharingViolation))
         {

@@ -127,7 +127,10 @@ public sealed class NfsFileSystem : IDisposable
                 _batch.Clear();
                 _batch.Puts.Add(r);
                 _batch.ExportRoots.Add((options.Path, id));
-                _store.Commit(_batch);
+                // A new export's root must be stored before it is served (its handles would not survive a restart).
+                var committed = CommitBatch("export " + options.Path);
+                if (committed != Nfsstat3.Ok)
+                    throw new IOException($"NFS export {options.Path}: its root directory cannot be stored in the namespace ({committed}; the disk of the data folder may be full)");
                 root = id;
             }
             var export = new Export(options, root.Value);
@@ -376,7 +379,9 @@ public sealed class NfsFileSystem : IDisposable
             _batch.Puts.Add(r);
             _batch.Puts.Add(dirAfter);
             _batch.AddedEntries.Add((dir.Id, text, r.Id));
-            _store.Commit(_batch);
+            var committed = CommitBatch("CREATE");
+            if (committed != Nfsstat3.Ok)
+                return committed;
             lock (dir)
                 dir.R = dirAfter;
             var node = new NfsNode(r) { DiskResolved = true };
@@ -440,8 +445,11 @@ public sealed class NfsFileSystem : IDisposable
             if (directory)
                 dirAfter.Nlink--;
             _batch.Puts.Add(dirAfter);
-            bool last = DropLink(child, now, directory);
-            _store.Commit(_batch);
+            bool last = DropLink(child, now, directory, out var childAfter);
+            var committed = CommitBatch("REMOVE");
+            if (committed != Nfsstat3.Ok)
+                return committed;
+            ApplyDropLink(child, childAfter);
             lock (dir)
                 dir.R = dirAfter;
             if (last)
@@ -453,8 +461,10 @@ public sealed class NfsFileSystem : IDisposable
     }
 
     /// <summary>Adds to the batch the loss of one link of <paramref name="child"/>; true when it was the last.</summary>
-    private bool DropLink(NfsNode child, long now, bool directory)
+    /// <remarks>The node in memory changes only once the batch is committed (<see cref="ApplyDropLink"/>): a commit refused for want of space leaves it as it was.</remarks>
+    private bool DropLink(NfsNode child, long now, bool directory, out NodeRecord? after)
     {
+        after = null;
         var c = child.Snapshot();
         if (directory || c.Nlink <= 1)
         {
@@ -464,12 +474,40 @@ public sealed class NfsFileSystem : IDisposable
         c.Nlink--;
         c.CtimeNs = now;
         _batch.Puts.Add(c);
+        after = c;
+        return false;
+    }
+
+    private static void ApplyDropLink(NfsNode child, NodeRecord? after)
+    {
+        if (after is not { } c)
+            return;
         lock (child)
         {
             child.R.Nlink = c.Nlink;
-            child.R.CtimeNs = now;
+            child.R.CtimeNs = c.CtimeNs;
         }
-        return false;
+    }
+
+    private long _lastCommitFailureLog = -60_000;
+
+    /// <summary>
+    /// Commits <see cref="_batch"/>; a failure is a status for the client, never an exception out of the procedure
+    /// (an uncaught SQLite "database or disk is full" used to reach the client as RPC SYSTEM_ERR).
+    /// </summary>
+    private Nfsstat3 CommitBatch(string procedure)
+    {
+        var st = _store.Commit(_batch);
+        if (st != Nfsstat3.Ok)
+        {
+            long now = Environment.TickCount64;
+            if (now - _lastCommitFailureLog > 10_000)
+            {
+                _lastCommitFailureLog = now;
+                NfsLog.NamespaceCommitFailed(_log, procedure, st.ToString(), (_store as SqliteNamespaceStore)?.LastFailure ?? "");
+            }
+        }
+        return st;
     }
 
     private NfsNode Forget(NfsNode node)
@@ -554,6 +592,7 @@ public sealed class NfsFileSystem : IDisposable
             long now = NowNs();
             _batch.Clear();
             NfsNode? replaced = null;
+            NodeRecord? replacedAfter = null;
             if (_store.TryLookup(toDir.Id, to, out ulong dstId))
             {
                 if (dstId == srcId)
@@ -592,7 +631,7 @@ public sealed class NfsFileSystem : IDisposable
             {
                 if (replaced.R.Type == Ftype3.Dir)
                     toAfter.Nlink--;
-                last = DropLink(replaced, now, replaced.R.Type == Ftype3.Dir);
+                last = DropLink(replaced, now, replaced.R.Type == Ftype3.Dir, out replacedAfter);
             }
             _batch.Puts.Add(srcAfter);
             if (fromDir.Id == toDir.Id)
@@ -604,7 +643,11 @@ public sealed class NfsFileSystem : IDisposable
                 _batch.Puts.Add(fromAfter);
                 _batch.Puts.Add(toAfter);
             }
-            _store.Commit(_batch);
+            var committed = CommitBatch("RENAME");
+            if (committed != Nfsstat3.Ok)
+                return committed;
+            if (replaced is not null)
+                ApplyDropLink(replaced, replacedAfter);
             lock (src)
             {
                 src.R.CtimeNs = now;
@@ -662,7 +705,9 @@ public sealed class NfsFileSystem : IDisposable
             _batch.Puts.Add(f);
             _batch.Puts.Add(d);
             _batch.AddedEntries.Add((dir.Id, text, file.Id));
-            _store.Commit(_batch);
+            var committed = CommitBatch("LINK");
+            if (committed != Nfsstat3.Ok)
+                return committed;
             lock (file)
             {
                 file.R.Nlink = f.Nlink;
@@ -721,8 +766,12 @@ public sealed class NfsFileSystem : IDisposable
             if (node.Deleted)
                 return Nfsstat3.Stale;
             NodeRecord after;
+            NodeRecord previous;
+            bool wasDirty;
             lock (node)
             {
+                previous = node.R;
+                wasDirty = node.Dirty;
                 if (a.Mode is uint m)
                 {
                     // As chmod(2) on Linux: the set-group-id bit is dropped, not refused, when the caller is not
@@ -755,7 +804,30 @@ public sealed class NfsFileSystem : IDisposable
             _dirty.TryRemove(node.Id, out _);
             _batch.Clear();
             _batch.Puts.Add(after);
-            _store.Commit(_batch);
+            var committed = CommitBatch("SETATTR");
+            if (committed != Nfsstat3.Ok)
+            {
+                // Not stored, so not done: the attributes SETATTR set go back to what they were (a write that
+                // landed meanwhile keeps its size and mtime, and stays to be written by the attribute flush).
+                lock (node)
+                {
+                    node.R.Mode = previous.Mode;
+                    node.R.Uid = previous.Uid;
+                    node.R.Gid = previous.Gid;
+                    if (a.Size is not null && node.R.Size == after.Size)
+                        node.R.Size = previous.Size;
+                    if (node.R.MtimeNs == after.MtimeNs)
+                        node.R.MtimeNs = previous.MtimeNs;
+                    node.R.AtimeNs = previous.AtimeNs;
+                    node.R.CtimeNs = previous.CtimeNs;
+                    node.R.CreateVerifier = previous.CreateVerifier;
+                    if (wasDirty || node.Dirty)
+                        node.Dirty = true;
+                }
+                if (node.Dirty)
+                    _dirty[node.Id] = node;
+                return committed;
+            }
         }
         return Nfsstat3.Ok;
     }
@@ -927,28 +999,39 @@ public sealed class NfsFileSystem : IDisposable
         return before;
     }
 
-    /// <summary>Writes the attributes of one node (COMMIT, stable writes that grew the file).</summary>
-    public void PersistAttributes(NfsNode node)
+    /// <summary>Writes the attributes of one node (COMMIT, stable writes that grew the file); NoSpc or Io when the store cannot.</summary>
+    public Nfsstat3 PersistAttributes(NfsNode node)
     {
         if (!node.Dirty)
-            return;
+            return Nfsstat3.Ok;
         lock (_nsLock)
         {
             if (node.Deleted)
-                return;
+                return Nfsstat3.Ok;
             NodeRecord r;
             lock (node)
             {
                 if (!node.Dirty)
-                    return;
+                    return Nfsstat3.Ok;
                 node.Dirty = false;
                 r = node.R;
             }
             _dirty.TryRemove(node.Id, out _);
             _batch.Clear();
             _batch.Puts.Add(r);
-            _store.Commit(_batch);
+            var committed = CommitBatch("COMMIT");
+            if (committed != Nfsstat3.Ok)
+                MarkDirtyAgain(node);
+            return committed;
         }
+    }
+
+    /// <summary>Attributes that could not be stored stay to be written by a later flush.</summary>
+    private void MarkDirtyAgain(NfsNode node)
+    {
+        lock (node)
+            node.Dirty = true;
+        _dirty[node.Id] = node;
     }
 
     /// <summary>Writes the attributes of every node changed by writes since the last flush, in one transaction.</summary>
@@ -959,6 +1042,7 @@ public sealed class NfsFileSystem : IDisposable
         lock (_nsLock)
         {
             _batch.Clear();
+            var flushed = new List<NfsNode>();
             foreach (var (id, node) in _dirty)
             {
                 _dirty.TryRemove(id, out _);
@@ -971,9 +1055,16 @@ public sealed class NfsFileSystem : IDisposable
                     node.Dirty = false;
                     _batch.Puts.Add(node.R);
                 }
+                flushed.Add(node);
             }
             int n = _batch.Puts.Count;
-            _store.Commit(_batch);
+            if (CommitBatch("attribute flush") != Nfsstat3.Ok)
+            {
+                // Kept for the next flush (the store's disk may get room back).
+                foreach (var node in flushed)
+                    MarkDirtyAgain(node);
+                return 0;
+            }
             return n;
         }
     }

@@ -34,4 +34,7 @@ internal static partial class NfsLog
 
     [LoggerMessage(EventId = 5109, Level = LogLevel.Error, Message = "NFS: file {FileId:x} was written but its data vDisk {Name} is missing: its data is lost; READ and WRITE of it fail with NFS3ERR_IO")]
     public static partial void DataLost(ILogger logger, ulong fileId, string name);
+
+    [LoggerMessage(EventId = 5120, Level = LogLevel.Warning, Message = "NFS: {Procedure} could not be stored in the namespace: {Status} ({Reason}); the client is told so, nothing changed")]
+    public static partial void NamespaceCommitFailed(ILogger logger, string procedure, string status, string reason);
 }

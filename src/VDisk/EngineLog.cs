@@ -58,4 +58,10 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 2114, Level = LogLevel.Warning, Message = "vDisk {Name} is configured with {Configured} bytes but has {Actual}; it keeps {Actual} bytes (shrink it with 'appliance vdisk resize --shrink')")]
     public static partial void ConfigSmallerThanVDisk(ILogger logger, string name, long configured, long actual);
+
+    [LoggerMessage(EventId = 2160, Level = LogLevel.Warning, Message = "storage is full: {Free} bytes free on the file system of {Path}, under the reserve of {Reserve} bytes kept for the journal and metadata; the appliance is read-only: reads are served, writes are refused (iSCSI DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT; NFS3ERR_NOSPC) until space is freed, with no restart needed")]
+    public static partial void SpaceFull(ILogger logger, string path, long free, long reserve);
+
+    [LoggerMessage(EventId = 2161, Level = LogLevel.Information, Message = "storage has room again: {Free} bytes free on the file system of {Path}; writes are accepted")]
+    public static partial void SpaceReturned(ILogger logger, string path, long free);
 }

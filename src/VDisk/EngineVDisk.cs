@@ -119,6 +119,9 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         // A thick vDisk keeps them, so that writing zeros still preallocates as its administrator meant.
         if (Record.Thin && !source.Span.ContainsAnyExcept((byte)0))
             return WriteZeros(offset, source.Length, flags);
+        // The file systems first (journal, extent groups and metadata share room), then the pool's own accounting.
+        if (_engine.Space is { } space && !space.TryAdmit(source.Length))
+            return new ValueTask<IoStatus>(IoStatus.NoSpace);
         if (!ReserveSpace(offset, source.Length))
             return new ValueTask<IoStatus>(IoStatus.NoSpace);
         if (_engine.Journal.OverMemoryLimit)
@@ -141,6 +144,11 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         try
         {
             entry = _engine.Journal.AppendWrite(Id, offset, source.Span, this);
+        }
+        catch (JournalFullException)
+        {
+            // ENOSPC on the journal's file system: out of space, not a medium error; the journal takes writes again once there is room.
+            return new ValueTask<IoStatus>(IoStatus.NoSpace);
         }
         catch (JournalFailedException)
         {
@@ -190,6 +198,10 @@ internal sealed class EngineVDisk : IVDisk, IJournalIndex
         try
         {
             entry = _engine.Journal.AppendUnmap(Id, offset, length, this);
+        }
+        catch (JournalFullException)
+        {
+            return new ValueTask<IoStatus>(IoStatus.NoSpace);
         }
         catch (JournalFailedException)
         {

@@ -307,6 +307,12 @@ public sealed partial class StorageEngine
             ReapplySinceCheckpoint();
             return;
         }
+        catch (NoSpaceException e)
+        {
+            // A group that could not be flushed for want of room stays dirty; the next checkpoint flushes it again.
+            EngineLog.DrainCommitFailed(_log, e.Message);
+            return;
+        }
         foreach (var store in _reduction.Values)
             store.WriteDirty(_checkpointBatch);
         _checkpointBatch.Add(new MetadataOp.SetDrainedSequence(target));

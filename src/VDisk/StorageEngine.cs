@@ -49,6 +49,15 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
 
     internal Extents Extents { get; }
 
+    /// <summary>Real free space against the reserve (null before <see cref="Open"/>).</summary>
+    internal SpaceGuard? Space { get; private set; }
+
+    /// <summary>True while data writes are refused because the file systems the engine writes to are full.</summary>
+    public bool IsFull => Space?.IsFull ?? false;
+
+    /// <summary>Looks at the free space now rather than at the next sample (tests, and the admin API's status).</summary>
+    public void SampleFreeSpace() => Space?.Sample();
+
     /// <summary>
     /// Brings the engine up: pools and disks (labelled, ids kept), containers and vDisks from the config,
     /// extent groups from the metadata, then the journal replayed into the vDisks' overlays.
@@ -58,6 +67,9 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
         var batch = new MetadataBatch();
         var existingPools = Metadata.Pools().ToDictionary(p => p.Name, StringComparer.Ordinal);
         var poolIds = new Dictionary<string, long>(StringComparer.Ordinal);
+        var spacePaths = new List<string> { _options.JournalDirectory };
+        if (_options.MetadataDirectory is { } metadataDirectory)
+            spacePaths.Add(metadataDirectory);
         foreach (var p in pools)
         {
             var record = existingPools.TryGetValue(p.Name, out var r) ? r : new PoolRecord(Metadata.AllocateIds(1), p.Name);
@@ -68,6 +80,8 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
             {
                 var disk = PoolDisk.Open(_fs, d.Path, record.Id, d.Tier, d.CapacityBytes, Metadata.ApplianceId, () => Metadata.AllocateIds(1));
                 disks.Add(disk);
+                if (disk.IsDirectory)
+                    spacePaths.Add(disk.Path);
                 batch.Add(new MetadataOp.PutDisk(disk.Record));
             }
             Extents.AddPool(record, disks);
@@ -153,6 +167,9 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
             Metadata.Commit(create);
 
         Recover();
+        Space = new SpaceGuard(_fs, spacePaths, _options.SpaceReserveBytes, () => Journal.PendingBytes, _log);
+        // A start on a full file system comes up read-only (logged here) rather than not at all.
+        Space.Sample();
         StartDrainer();
         EngineLog.Opened(_log, _byId.Count, Journal.PendingBytes);
     }
@@ -226,10 +243,30 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
     internal void DedupReadFailed(EngineVDisk v, long offset, ExtentReadResult result) =>
         EngineLog.ReadFailed(_log, v.Name, offset, "(deduplicated extent)", result.ToString());
 
+    /// <summary>Commits a provisioning change; a full metadata disk is a NoSpace refusal (NFS3ERR_NOSPC, HTTP 507), not a crash of the caller.</summary>
     private void CommitCatalog(MetadataBatch batch)
     {
-        lock (_commitLock)
-            Metadata.Commit(batch);
+        try
+        {
+            lock (_commitLock)
+                Metadata.Commit(batch);
+        }
+        catch (MetadataException e) when (e.IsDiskFull)
+        {
+            throw new ProvisioningException(ProvisioningError.NoSpace, e.Message);
+        }
+    }
+
+    private long AllocateCatalogId()
+    {
+        try
+        {
+            return Metadata.AllocateIds(1);
+        }
+        catch (MetadataException e) when (e.IsDiskFull)
+        {
+            throw new ProvisioningException(ProvisioningError.NoSpace, e.Message);
+        }
     }
 
     private readonly object _commitLock = new();
@@ -250,7 +287,7 @@ public sealed partial class StorageEngine : IVDiskProvisioner, IContainerSpace, 
                 throw new ProvisioningException(ProvisioningError.NotFound, $"no container named {container}");
             if (_byName.ContainsKey(name))
                 throw new ProvisioningException(ProvisioningError.AlreadyExists, $"a vDisk named {name} already exists");
-            var record = new VDiskRecord(Metadata.AllocateIds(1), name, c.Id, capacityBytes, logicalBlockSize, thin, VDiskState.Active, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            var record = new VDiskRecord(AllocateCatalogId(), name, c.Id, capacityBytes, logicalBlockSize, thin, VDiskState.Active, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             CommitCatalog(new MetadataBatch().Add(new MetadataOp.PutVDisk(record)));
             AddVDisk(record, c);
             EngineLog.VDiskCreated(_log, name, record.Id, container, capacityBytes);

@@ -30,6 +30,16 @@ public sealed class StorageEngineOptions
 
     /// <summary>...or as soon as the journal on disk grows past this.</summary>
     public long CheckpointJournalBytes { get; init; } = 2L << 30;
+
+    /// <summary>The folder of the metadata store, when it shares the engine's file systems (its free space counts too).</summary>
+    public string? MetadataDirectory { get; init; }
+
+    /// <summary>
+    /// Free space kept on the engine's file systems for the drainer, metadata commits and checkpoints and unmaps: data
+    /// writes are refused as out of space (DATA PROTECT 27h/07h, NFS3ERR_NOSPC) before the free space, less what
+    /// undrained writes will still take, falls under it.
+    /// </summary>
+    public long SpaceReserveBytes { get; init; } = 128L << 20;
 }
 
 /// <summary>A pool as the config declares it: disks with a tier and a capacity (0 = the free space of its file system).</summary>

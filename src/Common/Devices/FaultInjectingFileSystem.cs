@@ -13,7 +13,8 @@ public enum FaultOperation
 /// <summary>
 /// Wraps a file system and fails chosen operations with EIO (FASTER-style fault-injecting device): on
 /// files whose path contains a marker, permanently or for a number of calls, or at a random rate.
-/// Used to show that a failing disk fails only the requests that touch it.
+/// Used to show that a failing disk fails only the requests that touch it. With ENOSPC as the error and
+/// <see cref="FreeSpaceOverride"/> it plays a full file system that gets room back on <see cref="Heal"/>.
 /// </summary>
 public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorageFileSystem
 {
@@ -27,24 +28,34 @@ public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorag
         public required FaultOperation Operations;
         public int RemainingCalls = int.MaxValue;
         public double Rate = 1.0;
+        public int Errno = NativeFile.EIO;
     }
 
-    /// <summary>Fails <paramref name="operations"/> on matching files: for <paramref name="calls"/> calls (default: for ever), at <paramref name="rate"/>.</summary>
-    public void Fail(string pathContains, FaultOperation operations, int calls = int.MaxValue, double rate = 1.0)
+    /// <summary>
+    /// Fails <paramref name="operations"/> on matching files: for <paramref name="calls"/> calls (default: for ever), at
+    /// <paramref name="rate"/>, with <paramref name="errno"/> (EIO, or ENOSPC for a full file system).
+    /// </summary>
+    public void Fail(string pathContains, FaultOperation operations, int calls = int.MaxValue, double rate = 1.0, int errno = NativeFile.EIO)
     {
         lock (_lock)
-            _faults.Add(new Fault { PathContains = pathContains, Operations = operations, RemainingCalls = calls, Rate = rate });
+            _faults.Add(new Fault { PathContains = pathContains, Operations = operations, RemainingCalls = calls, Rate = rate, Errno = errno });
     }
 
+    /// <summary>What <see cref="FreeSpace"/> reports instead of the real figure; null: the real one.</summary>
+    public long? FreeSpaceOverride { get; set; }
+
+    /// <summary>Clears every fault and the free space override.</summary>
     public void Heal()
     {
         lock (_lock)
             _faults.Clear();
+        FreeSpaceOverride = null;
     }
 
     public long InjectedFailures { get; private set; }
 
-    private void Check(string path, FaultOperation op)
+    /// <param name="needsSpace">False for a call that takes no room (a truncation): ENOSPC faults leave it alone.</param>
+    private void Check(string path, FaultOperation op, bool needsSpace = true)
     {
         lock (_lock)
         {
@@ -52,16 +63,24 @@ public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorag
             {
                 if ((f.Operations & op) == 0 || f.RemainingCalls <= 0 || !path.Contains(f.PathContains, StringComparison.Ordinal))
                     continue;
+                if (!needsSpace && f.Errno == NativeFile.ENOSPC)
+                    continue;
                 if (f.Rate < 1.0 && _random.NextDouble() >= f.Rate)
                     continue;
                 f.RemainingCalls--;
                 InjectedFailures++;
-                throw new IOException($"injected I/O error ({op}) on {path}", NativeFile.EIO);
+                throw new IOException(f.Errno == NativeFile.ENOSPC ? $"injected: no space left on device ({op}) on {path}" : $"injected I/O error ({op}) on {path}", f.Errno);
             }
         }
     }
 
-    public IStorageFile Open(string path, bool create) => new FaultyFile(this, inner.Open(path, create));
+    public IStorageFile Open(string path, bool create)
+    {
+        // Creating a file on a full file system fails like a write would.
+        if (create && !inner.Exists(path))
+            Check(path, FaultOperation.Write);
+        return new FaultyFile(this, inner.Open(path, create));
+    }
 
     public bool Exists(string path) => inner.Exists(path);
 
@@ -79,7 +98,7 @@ public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorag
 
     public void SyncDirectory(string path) => inner.SyncDirectory(path);
 
-    public long FreeSpace(string path) => inner.FreeSpace(path);
+    public long FreeSpace(string path) => FreeSpaceOverride ?? inner.FreeSpace(path);
 
     private sealed class FaultyFile(FaultInjectingFileSystem fs, IStorageFile inner) : IStorageFile
     {
@@ -113,7 +132,7 @@ public sealed class FaultInjectingFileSystem(IStorageFileSystem inner) : IStorag
 
         public void SetLength(long length)
         {
-            fs.Check(Path, FaultOperation.Write);
+            fs.Check(Path, FaultOperation.Write, needsSpace: length > inner.Length);
             inner.SetLength(length);
         }
 

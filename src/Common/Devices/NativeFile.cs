@@ -33,6 +33,31 @@ public static partial class NativeFile
     [LibraryImport("libc", SetLastError = true)]
     private static partial long lseek(int fd, long offset, int whence);
 
+    [LibraryImport("libc")]
+    private static partial uint umask(uint mask);
+
+    /// <summary>
+    /// Sets the process's file mode creation mask (umask(2)) and returns the previous one. The appliance sets 077
+    /// at start, so whatever a library creates in its data folders (SQLite's -wal and -shm files among them) is
+    /// readable by its owner only.
+    /// </summary>
+    public static uint SetUmask(uint mask) => umask(mask);
+
+    /// <summary>
+    /// Whether an I/O error is ENOSPC (or EDQUOT): the file system has no room. It is not a failing disk: the
+    /// write can succeed later, once space is freed. .NET puts the errno in the HResult of the IOExceptions it
+    /// raises on Unix; ours (NativeFile callers, the fault-injecting file systems) do the same.
+    /// </summary>
+    public static bool IsNoSpace(IOException e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is IOException io && (io.HResult & 0xFFFF) is ENOSPC or EDQUOT)
+                return true;
+        return false;
+    }
+
+    public const int EDQUOT = 122;
+
     public const int ENXIO = 6;
     private const int SEEK_DATA = 3;
     private const int SEEK_HOLE = 4;

@@ -2,14 +2,39 @@ using Microsoft.Win32.SafeHandles;
 
 namespace StorageAppliance.Common.Devices;
 
-/// <summary>The real file system: pread/pwrite through the page cache, fdatasync for durability.</summary>
+/// <summary>
+/// The real file system: pread/pwrite through the page cache, fdatasync for durability. Files it creates are
+/// 0600 and folders 0700: extent groups and journal segments hold every export's data, which no other local
+/// user may read (read-only exports and root-squashed files included).
+/// </summary>
 public sealed class PhysicalFileSystem : IStorageFileSystem
 {
     public static readonly PhysicalFileSystem Instance = new();
 
+    /// <summary>Mode of the data, journal and label files the appliance creates.</summary>
+    public const UnixFileMode FileMode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>Mode of the folders the appliance creates.</summary>
+    public const UnixFileMode DirectoryMode0700 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
     public IStorageFile Open(string path, bool create)
     {
         var handle = File.OpenHandle(path, create ? FileMode.OpenOrCreate : FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, FileOptions.None);
+        if (create && !OperatingSystem.IsWindows())
+        {
+            // Not left to the umask: a test or tool using this class may run with 022. fchmod on the open
+            // handle, so there is no moment in which another path could be swapped in.
+            try
+            {
+                if ((File.GetUnixFileMode(handle) & ~FileMode0600) != 0)
+                    File.SetUnixFileMode(handle, FileMode0600);
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+        }
         return new PhysicalFile(path, handle);
     }
 
@@ -28,7 +53,24 @@ public sealed class PhysicalFileSystem : IStorageFileSystem
         return names!;
     }
 
-    public void CreateDirectory(string path) => Directory.CreateDirectory(path);
+    public void CreateDirectory(string path) => CreatePrivateDirectory(path);
+
+    /// <summary>
+    /// Creates a folder (and its missing parents) 0700; a folder that exists already keeps its owner's bits but
+    /// loses any group and other access (a data folder made 0755 by an older version is fixed at its next start).
+    /// </summary>
+    public static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        var info = Directory.CreateDirectory(path, DirectoryMode0700);
+        var mode = info.UnixFileMode;
+        if ((mode & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute)) != 0)
+            File.SetUnixFileMode(path, mode & DirectoryMode0700);
+    }
 
     public void SyncDirectory(string path)
     {

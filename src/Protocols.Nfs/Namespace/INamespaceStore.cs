@@ -1,3 +1,5 @@
+using StorageAppliance.Protocols.Nfs.Nfs3;
+
 namespace StorageAppliance.Protocols.Nfs.Namespace;
 
 /// <summary>
@@ -25,7 +27,12 @@ public interface INamespaceStore : IDisposable
     /// <summary>Entries of <paramref name="dir"/> with a cookie greater than <paramref name="afterCookie"/>, in cookie order, at most <paramref name="max"/>.</summary>
     IReadOnlyList<DirEntryRecord> List(ulong dir, ulong afterCookie, int max);
 
-    void Commit(NamespaceBatch batch);
+    /// <summary>
+    /// Applies the batch atomically. Outcomes are values (STYLE.md 6): Ok; NoSpc when the store's file system is full
+    /// (SQLite's SQLITE_FULL), nothing applied, the caller answers NFS3ERR_NOSPC (RFC 1813: "No space left on device.
+    /// The operation would have caused the server's file system to exceed its limit"); Io for another storage error.
+    /// </summary>
+    Nfsstat3 Commit(NamespaceBatch batch);
 
     /// <summary>Records, durably, that the regular file <paramref name="id"/> has a data vDisk (<see cref="NodeRecord.HasData"/>); a later <see cref="Commit"/> of the node keeps it.</summary>
     void MarkHasData(ulong id);

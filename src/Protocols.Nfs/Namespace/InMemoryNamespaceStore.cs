@@ -1,3 +1,5 @@
+using StorageAppliance.Protocols.Nfs.Nfs3;
+
 namespace StorageAppliance.Protocols.Nfs.Namespace;
 
 /// <summary>The namespace in memory: for unit tests, and the model the SQLite store is checked against.</summary>
@@ -72,8 +74,13 @@ public sealed class InMemoryNamespaceStore : INamespaceStore
         return result;
     }
 
-    public void Commit(NamespaceBatch batch)
+    /// <summary>Tests: commits fail with this status (NoSpc plays a full disk) and change nothing; null: they succeed.</summary>
+    public Nfsstat3? FailCommitsWith { get; set; }
+
+    public Nfsstat3 Commit(NamespaceBatch batch)
     {
+        if (FailCommitsWith is { } failure)
+            return failure;
         lock (_lock)
         {
             CommitCount++;
@@ -100,6 +107,7 @@ public sealed class InMemoryNamespaceStore : INamespaceStore
             foreach (var (path, root) in batch.ExportRoots)
                 _exports[path] = root;
         }
+        return Nfsstat3.Ok;
     }
 
     public void MarkHasData(ulong id)

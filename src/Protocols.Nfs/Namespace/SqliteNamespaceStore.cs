@@ -39,6 +39,7 @@ public sealed class SqliteNamespaceStore : INamespaceStore
     public SqliteNamespaceStore(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        CreatePrivate(path);
         _db = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _db.Open();
         Exec("PRAGMA journal_mode=WAL");
@@ -79,6 +80,29 @@ public sealed class SqliteNamespaceStore : INamespaceStore
     }
 
     public string? DatabasePath => _db.DataSource;
+
+    /// <summary>
+    /// Creates the database file 0600 before SQLite opens it (an empty file is an empty database): it holds every
+    /// export's names and attributes, and SQLite gives its -wal and -shm files the mode of the database file.
+    /// </summary>
+    private static void CreatePrivate(string path)
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(path))
+            return;
+        try
+        {
+            using var _ = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException)
+        {
+            // Made meanwhile by someone else, or no room: SQLite's open reports what matters.
+        }
+    }
 
     private void Exec(string sql)
     {
@@ -196,11 +220,35 @@ public sealed class SqliteNamespaceStore : INamespaceStore
         return result;
     }
 
-    public void Commit(NamespaceBatch batch)
+    public Nfsstat3 Commit(NamespaceBatch batch)
     {
         if (batch.IsEmpty)
-            return;
+            return Nfsstat3.Ok;
         lock (_lock)
+        {
+            try
+            {
+                CommitLocked(batch);
+                return Nfsstat3.Ok;
+            }
+            catch (SqliteException e)
+            {
+                // The transaction rolled back (SQLite does so itself on SQLITE_FULL, or the using in CommitLocked did):
+                // nothing of the batch is applied, and the caller has changed nothing in memory yet.
+                LastFailure = e.Message;
+                return (e.SqliteErrorCode & 0xFF) == SqliteFull ? Nfsstat3.NoSpc : Nfsstat3.Io;
+            }
+        }
+    }
+
+    /// <summary>SQLITE_FULL (https://sqlite.org/rescode.html#full): "the disk is full"; extended codes keep it in the low byte.</summary>
+    private const int SqliteFull = 13;
+
+    /// <summary>SQLite's message for the last failed commit (for the log line of the caller).</summary>
+    public string? LastFailure { get; private set; }
+
+    private void CommitLocked(NamespaceBatch batch)
+    {
         {
             using var tx = _db.BeginTransaction();
             foreach (var (dir, name) in batch.RemovedEntries)

@@ -60,7 +60,12 @@ public sealed partial class Nfs3Program
             NfsLog.IoFailed(_log, "COMMIT", node.Id, st.ToString());
             return StatusAndWcc(call, st, before, node);
         }
-        _fs.PersistAttributes(node);
+        var persisted = _fs.PersistAttributes(node);
+        if (persisted != Nfsstat3.Ok)
+        {
+            NfsLog.IoFailed(_log, "COMMIT", node.Id, persisted.ToString());
+            return StatusAndWcc(call, persisted, before, node);
+        }
         var w = call.BeginResults(4 + Nfs3Constants.WccDataSize + 8);
         w.WriteUInt32((uint)Nfsstat3.Ok);
         Nfs3Xdr.WriteWcc(ref w, before, node);

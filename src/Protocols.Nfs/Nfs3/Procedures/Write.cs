@@ -74,7 +74,15 @@ public sealed partial class Nfs3Program
         }
         var before = _fs.RecordWrite(node, offset + count, out NodeRecord after);
         if (stable != StableHow.Unstable && after.Size != before.Size)
-            _fs.PersistAttributes(node);
+        {
+            // A stable write promises the new size too: when it cannot be stored (a full disk) the write is not stable.
+            var persisted = _fs.PersistAttributes(node);
+            if (persisted != Nfsstat3.Ok)
+            {
+                NfsLog.IoFailed(_log, "WRITE", node.Id, persisted.ToString());
+                return StatusAndWcc(call, persisted, before, node);
+            }
+        }
         var w = call.BeginResults(WriteReply);
         w.WriteUInt32((uint)Nfsstat3.Ok);
         Nfs3Xdr.WritePreOpAttr(ref w, before);
