@@ -68,6 +68,9 @@ public sealed class RecordAssembler : IDisposable
     /// <summary>Bytes of the record buffer held now (0 between records).</summary>
     public int BufferedBytes => _buffer.Length;
 
+    /// <summary>Bytes of the receive budget the partial record holds (0 while its buffer is small).</summary>
+    public int ChargedBytes => _charged;
+
     /// <summary>Fragments of the current record seen so far.</summary>
     public int Fragments => _fragments;
 

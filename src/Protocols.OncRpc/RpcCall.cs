@@ -197,7 +197,6 @@ public sealed class RpcCall : IThreadPoolWorkItem
         ReplyLength = 28;
     }
 
-    /// <summary>Returns the request bytes to the pool (the reply no longer needs them).</summary>
     /// <summary>Gives the record buffer back; returns the budget charge the caller must release.</summary>
     internal int ReleaseRequest()
     {

@@ -45,6 +45,7 @@ public sealed class RpcConnection : IRecordBudget
     private int _peakOutstanding;
     private long _buffered;
     private string? _abortReason;
+    private volatile bool _awaitingBudget;
 
     // Environment.TickCount64 stamps read by the sweeper; 0 means "not now".
     private long _lastActivity;
@@ -146,7 +147,7 @@ public sealed class RpcConnection : IRecordBudget
         }
         long idleMs = (long)options.IdleTimeout.TotalMilliseconds;
         long last = Volatile.Read(ref _lastActivity);
-        if (idleMs > 0 && started == 0 && sending == 0 && now - last > idleMs)
+        if (idleMs > 0 && started == 0 && sending == 0 && !_awaitingBudget && now - last > idleMs)
         {
             lock (_outLock)
             {
@@ -235,11 +236,21 @@ public sealed class RpcConnection : IRecordBudget
                 await EndBatchAsync().ConfigureAwait(false);
                 if (progress == RecordProgress.NeedBudget)
                 {
-                    // The record's timeout keeps running: a connection that never gets room is closed by the sweeper.
+                    // A connection that holds budget and wants more keeps its record clock running: if every
+                    // holder waited with its clock stopped, half-sent records could hold the budget for ever.
+                    // One that holds none (at most a small buffer) is waiting for others through no fault of
+                    // its own: its clock starts again when it gets room.
+                    bool holdsBudget = _assembler.ChargedBytes > 0;
+                    _awaitingBudget = true;
+                    if (!holdsBudget)
+                        Volatile.Write(ref _recordStartedAt, 0);
                     // A short poll as well: a release may have come between the refusal and the wait.
                     var released = _server.Budget.WaitForReleaseAsync();
                     await Task.WhenAny(released, Task.Delay(100, _closing.Token)).ConfigureAwait(false);
+                    _awaitingBudget = false;
                     _closing.Token.ThrowIfCancellationRequested();
+                    if (!holdsBudget)
+                        Volatile.Write(ref _recordStartedAt, Environment.TickCount64);
                     continue;
                 }
                 if (result.IsCompleted && !throttled && buffer.IsEmpty)
