@@ -19,7 +19,9 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
     private readonly List<Task> _acceptLoops = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConnectionGate _gate;
-    private readonly LogThrottle _refusals = new(TimeSpan.FromSeconds(5));
+    // One throttle per limit, so a burst refused per client does not hide that the total limit is reached too.
+    private readonly LogThrottle _totalRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _clientRefusals = new(TimeSpan.FromSeconds(5));
 
     public IscsiTcpListener(IscsiServer server, ILoggerFactory loggerFactory)
     {
@@ -118,7 +120,8 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
 
     private void Refuse(Socket client, IPAddress? address, Admission admission, string endPoint)
     {
-        if (_refusals.ShouldLog(out long suppressed))
+        var throttle = admission == Admission.TotalLimit ? _totalRefusals : _clientRefusals;
+        if (throttle.ShouldLog(out long suppressed))
         {
             string limit = admission == Admission.TotalLimit
                 ? $"the target has its limit of {_gate.MaxTotal} connections (iscsi.connection_limit)"

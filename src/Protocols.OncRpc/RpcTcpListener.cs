@@ -17,7 +17,9 @@ public sealed class RpcTcpListener : IAsyncDisposable
     private readonly List<Socket> _listeners = new();
     private readonly List<Task> _acceptLoops = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly LogThrottle _refusals = new(TimeSpan.FromSeconds(5));
+    // One throttle per limit, so a burst refused per client does not hide that the total limit is reached too.
+    private readonly LogThrottle _totalRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _clientRefusals = new(TimeSpan.FromSeconds(5));
     private string? _programNames;
 
     public RpcTcpListener(RpcServer server, ILoggerFactory loggerFactory)
@@ -125,7 +127,8 @@ public sealed class RpcTcpListener : IAsyncDisposable
 
     private void Refuse(Socket client, IPAddress? address, Admission admission, string endPoint)
     {
-        if (_refusals.ShouldLog(out long suppressed))
+        var throttle = admission == Admission.TotalLimit ? _totalRefusals : _clientRefusals;
+        if (throttle.ShouldLog(out long suppressed))
         {
             string limit = admission == Admission.TotalLimit
                 ? $"the server has its limit of {_server.Gate.MaxTotal} connections (connection_limit)"
