@@ -13,4 +13,7 @@ internal static partial class IscsiLog
 
     [LoggerMessage(EventId = 3092, Level = LogLevel.Information, Message = "iSCSI portal {EndPoint}: accepting again after {Failures} failed accepts over {Seconds:0.0} s")]
     public static partial void AcceptRecovered(ILogger logger, string endPoint, long failures, double seconds);
+
+    [LoggerMessage(EventId = 3093, Level = LogLevel.Warning, Message = "iSCSI portal {EndPoint}: refused a connection from {Peer}: {Open} of {Limit} descriptors are open and {Reserve} are kept for the engine (raise ulimit -n, or lower iscsi.connection_limit) ({Suppressed} more refused since the last such line)")]
+    public static partial void DescriptorsLow(ILogger logger, string endPoint, string peer, long open, long limit, long reserve, long suppressed);
 }

@@ -22,6 +22,7 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
     // One throttle per limit, so a burst refused per client does not hide that the total limit is reached too.
     private readonly LogThrottle _totalRefusals = new(TimeSpan.FromSeconds(5));
     private readonly LogThrottle _clientRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _fdRefusals = new(TimeSpan.FromSeconds(5));
 
     public IscsiTcpListener(IscsiServer server, ILoggerFactory loggerFactory)
     {
@@ -108,6 +109,14 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
             if (backoff.Succeeded(out long failures, out TimeSpan lasted))
                 IscsiLog.AcceptRecovered(_log, endPoint, failures, lasted.TotalSeconds);
             IPAddress? address = ClientAddress(client);
+            if (DescriptorHeadroom.IsLow(out long open, out long fdLimit))
+            {
+                if (_fdRefusals.ShouldLog(out long suppressed))
+                    IscsiLog.DescriptorsLow(_log, endPoint, address?.ToString() ?? "?", open, fdLimit, DescriptorHeadroom.Reserve(fdLimit), suppressed);
+                client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
+                continue;
+            }
             var admission = _gate.TryAdmit(address);
             if (admission != Admission.Admitted)
             {

@@ -52,4 +52,7 @@ internal static partial class OncRpcLog
 
     [LoggerMessage(EventId = 5023, Level = LogLevel.Warning, Message = "RPC conn {Id} from {Peer}: closing: {Reason} ({Suppressed} more such closes since the last line)")]
     public static partial void ConnectionTimedOut(ILogger logger, long id, string peer, string reason, long suppressed);
+
+    [LoggerMessage(EventId = 5024, Level = LogLevel.Warning, Message = "RPC ({Programs}) on {EndPoint}: refused a connection from {Peer}: {Open} of {Limit} descriptors are open and {Reserve} are kept for the engine (raise ulimit -n, or lower connection_limit) ({Suppressed} more refused since the last such line)")]
+    public static partial void DescriptorsLow(ILogger logger, string programs, string endPoint, string peer, long open, long limit, long reserve, long suppressed);
 }

@@ -20,6 +20,7 @@ public sealed class RpcTcpListener : IAsyncDisposable
     // One throttle per limit, so a burst refused per client does not hide that the total limit is reached too.
     private readonly LogThrottle _totalRefusals = new(TimeSpan.FromSeconds(5));
     private readonly LogThrottle _clientRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _fdRefusals = new(TimeSpan.FromSeconds(5));
     private string? _programNames;
 
     public RpcTcpListener(RpcServer server, ILoggerFactory loggerFactory)
@@ -115,6 +116,14 @@ public sealed class RpcTcpListener : IAsyncDisposable
             if (backoff.Succeeded(out long failures, out TimeSpan lasted))
                 OncRpcLog.AcceptRecovered(_log, ProgramNames(), endPoint, failures, lasted.TotalSeconds);
             IPAddress? address = ClientAddress(client);
+            if (DescriptorHeadroom.IsLow(out long open, out long fdLimit))
+            {
+                if (_fdRefusals.ShouldLog(out long suppressed))
+                    OncRpcLog.DescriptorsLow(_log, ProgramNames(), endPoint, address?.ToString() ?? "?", open, fdLimit, DescriptorHeadroom.Reserve(fdLimit), suppressed);
+                client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
+                continue;
+            }
             var admission = _server.Gate.TryAdmit(address);
             if (admission != Admission.Admitted)
             {
