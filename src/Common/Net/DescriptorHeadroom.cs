@@ -13,8 +13,8 @@ namespace StorageAppliance.Common.Net;
 public static class DescriptorHeadroom
 {
     private const int RlimitNofile = 7; // Linux (x86-64, arm64)
-    private static long s_checkedAt = long.MinValue;
-    private static bool s_low;
+    private static long s_checkedAt = -1_000_000; // TickCount64 counts from boot; long.MinValue would overflow the subtraction
+    private static long s_acceptedSince;
     private static long s_open;
     private static long s_limit;
 
@@ -28,18 +28,20 @@ public static class DescriptorHeadroom
         if (now - Volatile.Read(ref s_checkedAt) >= 250)
         {
             Volatile.Write(ref s_checkedAt, now);
+            Interlocked.Exchange(ref s_acceptedSince, 0);
             Measure();
         }
-        open = s_open;
+        // Each call is for a connection just accepted: a burst between two measurements counts too.
+        open = s_open + Interlocked.Increment(ref s_acceptedSince);
         limit = s_limit;
-        return s_low;
+        return s_limit > 0 && limit - open < Reserve(limit);
     }
 
     private static void Measure()
     {
-        if (!OperatingSystem.IsLinux() || getrlimit(RlimitNofile, out var rl) != 0 || rl.Current == ulong.MaxValue)
+        if (!OperatingSystem.IsLinux() || getrlimit(RlimitNofile, out var rl) != 0 || rl.Current >= long.MaxValue)
         {
-            s_low = false;
+            s_limit = 0;
             return;
         }
         long count = 0;
@@ -55,12 +57,11 @@ public static class DescriptorHeadroom
         }
         catch (UnauthorizedAccessException)
         {
-            s_low = false;
+            s_limit = 0;
             return;
         }
         s_open = count;
-        s_limit = (long)Math.Min(rl.Current, long.MaxValue);
-        s_low = s_limit - count < Reserve(s_limit);
+        s_limit = (long)rl.Current;
     }
 
     [StructLayout(LayoutKind.Sequential)]
