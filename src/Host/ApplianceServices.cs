@@ -68,6 +68,13 @@ public static class ApplianceServices
             Listen = listen[0],
             AdditionalListen = listen.Skip(1).ToList(),
             MountPort = c.MountPort,
+            Transport = new Protocols.OncRpc.RpcServerOptions
+            {
+                MaxConnections = c.ConnectionLimit,
+                MaxConnectionsPerClient = c.ConnectionLimitPerClient,
+                IdleTimeout = c.IdleTimeout,
+                RecordTimeout = c.RecordTimeout,
+            },
             Portmapper = c.Portmapper switch
             {
                 Management.Config.PortmapperMode.Embedded => Protocols.OncRpc.Portmapper.PortmapperMode.Embedded,
@@ -104,6 +111,8 @@ public static class ApplianceServices
             NopInInterval = c.NopInInterval,
             NopInTimeout = c.NopInTimeout,
             LoginTimeout = c.LoginTimeout,
+            ConnectionLimit = c.ConnectionLimit,
+            ConnectionLimitPerClient = c.ConnectionLimitPerClient,
             DiscoveryChap = c.DiscoveryAuth is null ? null : new ChapCredentials(c.DiscoveryAuth.Chap.Username, c.DiscoveryAuth.Chap.Secret),
             DiscoveryMutualChap = c.DiscoveryAuth?.MutualChap is null ? null : new ChapCredentials(c.DiscoveryAuth.MutualChap.Username, c.DiscoveryAuth.MutualChap.Secret),
             Limits = new TargetLimits

@@ -32,4 +32,21 @@ public sealed class IscsiServerOptions
 
     /// <summary>Largest EDTL accepted for one command (bounds the buffer a write may make us allocate).</summary>
     public int MaxCommandTransferLength { get; init; } = 64 << 20;
+
+    /// <summary>TCP connections served at once (iscsi.connection_limit); more are closed right after accept.</summary>
+    public int ConnectionLimit { get; init; } = 1024;
+
+    /// <summary>TCP connections one initiator address may have open (iscsi.connection_limit_per_client).</summary>
+    public int ConnectionLimitPerClient { get; init; } = 64;
+
+    /// <summary>Problems with the listener's limits as "key: reason"; empty when valid.</summary>
+    public IReadOnlyList<string> ValidateListener()
+    {
+        var errors = new List<string>();
+        if (ConnectionLimit < 1)
+            errors.Add($"iscsi.connection_limit: {ConnectionLimit} must be at least 1");
+        if (ConnectionLimitPerClient < 1 || ConnectionLimitPerClient > ConnectionLimit)
+            errors.Add($"iscsi.connection_limit_per_client: {ConnectionLimitPerClient} must be between 1 and connection_limit ({ConnectionLimit})");
+        return errors;
+    }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using StorageAppliance.Common.Net;
 
 namespace StorageAppliance.Protocols.Iscsi;
 
@@ -17,12 +18,24 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
     private readonly List<Socket> _listeners = new();
     private readonly List<Task> _acceptLoops = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ConnectionGate _gate;
+    // One throttle per limit, so a burst refused per client does not hide that the total limit is reached too.
+    private readonly LogThrottle _totalRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _clientRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _fdRefusals = new(TimeSpan.FromSeconds(5));
 
     public IscsiTcpListener(IscsiServer server, ILoggerFactory loggerFactory)
     {
         _server = server;
         _log = loggerFactory.CreateLogger("StorageAppliance.Iscsi.Listener");
+        var errors = server.Options.ValidateListener();
+        if (errors.Count > 0)
+            throw new InvalidOperationException("invalid iSCSI configuration:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", errors));
+        _gate = new ConnectionGate(server.Options.ConnectionLimit, server.Options.ConnectionLimitPerClient);
     }
+
+    /// <summary>Connections served now (tests and stats).</summary>
+    public int ConnectionCount => _gate.Count;
 
     /// <summary>The endpoints actually bound (port 0 in the config becomes a real port).</summary>
     public IReadOnlyList<IPEndPoint> BoundEndPoints => _listeners.Select(s => (IPEndPoint)s.LocalEndPoint!).ToList();
@@ -54,8 +67,15 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Accepts until stopped. Errors (descriptors exhausted above all) are retried with a bounded
+    /// exponential back-off and logged once per episode; a connection past the limits is closed at once
+    /// after accept with a rate-limited line naming the limit.
+    /// </summary>
     private async Task AcceptLoopAsync(Socket listener)
     {
+        var backoff = new AcceptBackoff();
+        string endPoint = listener.LocalEndPoint?.ToString() ?? "?";
         while (!_stopping.IsCancellationRequested)
         {
             Socket client;
@@ -73,22 +93,84 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
             }
             catch (SocketException e)
             {
-                IscsiLog.AcceptFailed(_log, e.Message);
+                TimeSpan delay = backoff.Failed(out bool episodeStarted);
+                if (episodeStarted)
+                    IscsiLog.AcceptFailing(_log, endPoint, e.Message, (int)AcceptBackoff.MaxDelay.TotalMilliseconds);
+                try
+                {
+                    await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
                 continue;
             }
-            _ = ServeAsync(client);
+            if (backoff.Succeeded(out long failures, out TimeSpan lasted))
+                IscsiLog.AcceptRecovered(_log, endPoint, failures, lasted.TotalSeconds);
+            IPAddress? address = ClientAddress(client);
+            if (DescriptorHeadroom.IsLow(out long open, out long fdLimit))
+            {
+                if (_fdRefusals.ShouldLog(out long suppressed))
+                    IscsiLog.DescriptorsLow(_log, endPoint, address?.ToString() ?? "?", open, fdLimit, DescriptorHeadroom.Reserve(fdLimit), suppressed);
+                client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
+                continue;
+            }
+            var admission = _gate.TryAdmit(address);
+            if (admission != Admission.Admitted)
+            {
+                Refuse(client, address, admission, endPoint);
+                continue;
+            }
+            _ = ServeAsync(client, address);
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    private void Refuse(Socket client, IPAddress? address, Admission admission, string endPoint)
     {
-        client.NoDelay = true;
-        var stream = new NetworkStream(client, ownsSocket: true);
-        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
-        var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
-        var transport = new DuplexPipe(reader, writer);
+        var throttle = admission == Admission.TotalLimit ? _totalRefusals : _clientRefusals;
+        if (throttle.ShouldLog(out long suppressed))
+        {
+            string limit = admission == Admission.TotalLimit
+                ? $"the target has its limit of {_gate.MaxTotal} connections (iscsi.connection_limit)"
+                : $"{address} has its limit of {_gate.MaxPerClient} connections (iscsi.connection_limit_per_client)";
+            IscsiLog.ConnectionRefused(_log, endPoint, address?.ToString() ?? "?", limit, suppressed);
+        }
         try
         {
+            // Reset rather than a graceful close: the refused initiator learns at once and no TIME_WAIT is left here.
+            client.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+        client.Dispose();
+    }
+
+    private static IPAddress? ClientAddress(Socket client)
+    {
+        try
+        {
+            return client.RemoteEndPoint is IPEndPoint ip ? (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address) : null;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    private async Task ServeAsync(Socket client, IPAddress? address)
+    {
+        NetworkStream? stream = null;
+        try
+        {
+            client.NoDelay = true;
+            stream = new NetworkStream(client, ownsSocket: true);
+            // Zero-byte reads: a quiet connection holds no receive buffer while it waits for data.
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true, useZeroByteReads: true));
+            var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+            var transport = new DuplexPipe(reader, writer);
             await _server.RunConnectionAsync(transport, client.LocalEndPoint, client.RemoteEndPoint).ConfigureAwait(false);
         }
         finally
@@ -100,7 +182,11 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
             catch (Exception)
             {
             }
-            await stream.DisposeAsync().ConfigureAwait(false);
+            if (stream is not null)
+                await stream.DisposeAsync().ConfigureAwait(false);
+            else
+                client.Dispose();
+            _gate.Release(address);
         }
     }
 

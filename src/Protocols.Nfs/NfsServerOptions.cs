@@ -1,4 +1,5 @@
 using System.Net;
+using StorageAppliance.Protocols.OncRpc;
 using StorageAppliance.Protocols.OncRpc.Portmapper;
 
 namespace StorageAppliance.Protocols.Nfs;
@@ -47,6 +48,9 @@ public sealed class NfsServerOptions
     /// <summary>Calls one connection may have in progress.</summary>
     public int MaxOutstandingCallsPerConnection { get; init; } = 128;
 
+    /// <summary>The RPC transport's limits (connections, timeouts, buffers); MaxOutstandingCalls comes from <see cref="MaxOutstandingCallsPerConnection"/>.</summary>
+    public RpcServerOptions Transport { get; init; } = new();
+
     /// <summary>Every problem with the options, as "key: reason"; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -59,6 +63,7 @@ public sealed class NfsServerOptions
             errors.Add($"nfs max transfer size: {MaxTransferSize} must be a multiple of 4096 between 4 KiB and 4 MiB");
         if (MaxFileSize < (1L << 30))
             errors.Add($"nfs max file size: {MaxFileSize} is below 1 GiB");
+        errors.AddRange(Transport.Validate("nfs."));
         var paths = new HashSet<string>(StringComparer.Ordinal);
         var ids = new Dictionary<uint, string>();
         for (int i = 0; i < Exports.Count; i++)

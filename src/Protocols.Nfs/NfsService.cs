@@ -82,7 +82,20 @@ public sealed class NfsService : IHostedService, IAsyncDisposable
         FileSystem = new NfsFileSystem(_options, store, _provisioner(), _log);
         Nfs = new Nfs3Program(FileSystem, verifier, _log);
         Mount = new MountProgram(FileSystem, _log);
-        Server = new RpcServer(new RpcServerOptions { MaxOutstandingCalls = _options.MaxOutstandingCallsPerConnection }, _loggerFactory);
+        var transport = _options.Transport;
+        Server = new RpcServer(new RpcServerOptions
+        {
+            MaxRecordSize = transport.MaxRecordSize,
+            MaxFragmentsPerRecord = transport.MaxFragmentsPerRecord,
+            MaxOutstandingCalls = _options.MaxOutstandingCallsPerConnection,
+            MaxConnections = transport.MaxConnections,
+            MaxConnectionsPerClient = transport.MaxConnectionsPerClient,
+            IdleTimeout = transport.IdleTimeout,
+            RecordTimeout = transport.RecordTimeout,
+            MaxBufferedBytesPerConnection = transport.MaxBufferedBytesPerConnection,
+            MaxBufferedBytes = transport.MaxBufferedBytes,
+            SweepInterval = transport.SweepInterval,
+        }, _loggerFactory);
         Server.Register(Nfs);
         Server.Register(Mount);
         _listener = new RpcTcpListener(Server, _loggerFactory);

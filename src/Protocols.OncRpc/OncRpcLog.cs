@@ -40,4 +40,19 @@ internal static partial class OncRpcLog
 
     [LoggerMessage(EventId = 5014, Level = LogLevel.Information, Message = "portmapper: off; clients must be given the NFS and MOUNT ports explicitly")]
     public static partial void PortmapperOff(ILogger logger);
+
+    [LoggerMessage(EventId = 5020, Level = LogLevel.Warning, Message = "RPC ({Programs}) on {EndPoint}: refused a connection from {Peer}: {Limit} ({Suppressed} more refused since the last such line)")]
+    public static partial void ConnectionRefused(ILogger logger, string programs, string endPoint, string peer, string limit, long suppressed);
+
+    [LoggerMessage(EventId = 5021, Level = LogLevel.Error, Message = "RPC ({Programs}) on {EndPoint}: accept failed: {Reason}; retrying with back-off up to {MaxDelayMs} ms until an accept succeeds (one line per episode)")]
+    public static partial void AcceptFailing(ILogger logger, string programs, string endPoint, string reason, int maxDelayMs);
+
+    [LoggerMessage(EventId = 5022, Level = LogLevel.Information, Message = "RPC ({Programs}) on {EndPoint}: accepting again after {Failures} failed accepts over {Seconds:0.0} s")]
+    public static partial void AcceptRecovered(ILogger logger, string programs, string endPoint, long failures, double seconds);
+
+    [LoggerMessage(EventId = 5023, Level = LogLevel.Warning, Message = "RPC conn {Id} from {Peer}: closing: {Reason} ({Suppressed} more such closes since the last line)")]
+    public static partial void ConnectionTimedOut(ILogger logger, long id, string peer, string reason, long suppressed);
+
+    [LoggerMessage(EventId = 5024, Level = LogLevel.Warning, Message = "RPC ({Programs}) on {EndPoint}: refused a connection from {Peer}: {Open} of {Limit} descriptors are open and {Reserve} are kept for the engine (raise ulimit -n, or lower connection_limit) ({Suppressed} more refused since the last such line)")]
+    public static partial void DescriptorsLow(ILogger logger, string programs, string endPoint, string peer, long open, long limit, long reserve, long suppressed);
 }

@@ -25,6 +25,7 @@ public sealed class RpcCall : IThreadPoolWorkItem
 
     private byte[] _request = Array.Empty<byte>();
     private int _requestLength;
+    private int _requestCharge;
     private byte[] _reply = Array.Empty<byte>();
     private int _resultsLength;
 
@@ -71,10 +72,12 @@ public sealed class RpcCall : IThreadPoolWorkItem
 
     internal ReadOnlyMemory<byte> ReplyMemory => _reply.AsMemory(0, ReplyLength);
 
-    internal void SetRequest(byte[] record, int length)
+    /// <summary>Takes ownership of a record buffer from <see cref="RecordBuffers"/> and the receive budget it is charged with.</summary>
+    internal void SetRequest(byte[] record, int length, int charge = 0)
     {
         _request = record;
         _requestLength = length;
+        _requestCharge = charge;
     }
 
     /// <summary>
@@ -194,13 +197,15 @@ public sealed class RpcCall : IThreadPoolWorkItem
         ReplyLength = 28;
     }
 
-    /// <summary>Returns the request bytes to the pool (the reply no longer needs them).</summary>
-    internal void ReleaseRequest()
+    /// <summary>Gives the record buffer back; returns the budget charge the caller must release.</summary>
+    internal int ReleaseRequest()
     {
-        if (_request.Length > 0)
-            ArrayPool<byte>.Shared.Return(_request);
+        RecordBuffers.Return(_request);
         _request = Array.Empty<byte>();
         _requestLength = 0;
+        int charge = _requestCharge;
+        _requestCharge = 0;
+        return charge;
     }
 
     /// <summary>Readies the object for reuse after its reply was sent.</summary>

@@ -45,6 +45,13 @@ public readonly struct RpcCallHeader
     public int ArgumentsOffset { get; init; }
 
     /// <summary>
+    /// Set when the call is well formed up to an authenticator body longer than 400 bytes: the answer is
+    /// MSG_DENIED / AUTH_ERROR with this status (AUTH_BADCRED for the credential, AUTH_BADVERF for the
+    /// verifier), not GARBAGE_ARGS. The fields after the bad authenticator are not read.
+    /// </summary>
+    public AuthStat? AuthProblem { get; init; }
+
+    /// <summary>
     /// Parses a call header from a whole record. Returns false if it is truncated or malformed;
     /// <paramref name="xid"/> is set whenever the first word was present, so a reply can still be sent.
     /// </summary>
@@ -64,8 +71,20 @@ public readonly struct RpcCallHeader
             return true;
         }
         if (!r.TryReadUInt32(out uint rpcvers) || !r.TryReadUInt32(out uint prog) || !r.TryReadUInt32(out uint vers) || !r.TryReadUInt32(out uint proc)
-            || !r.TryReadUInt32(out uint credFlavor) || !r.TryReadOpaqueRange(MaxAuthBody, out int credOffset, out int credLength)
-            || !r.TryReadUInt32(out uint verfFlavor) || !r.TryReadOpaque(MaxAuthBody, out _))
+            || !r.TryReadUInt32(out uint credFlavor))
+            return false;
+        // RFC 5531 section 8.2: "opaque body<400>". A longer body is a bad credential, an authentication
+        // error the client can act on, not garbage arguments.
+        AuthStat? problem = null;
+        int credOffset = 0, credLength = 0;
+        uint verfFlavor = 0;
+        if (AuthBodyTooLong(r))
+            problem = AuthStat.BadCred;
+        else if (!r.TryReadOpaqueRange(MaxAuthBody, out credOffset, out credLength) || !r.TryReadUInt32(out verfFlavor))
+            return false;
+        else if (AuthBodyTooLong(r))
+            problem = AuthStat.BadVerf;
+        else if (!r.TryReadOpaque(MaxAuthBody, out _))
             return false;
         header = new RpcCallHeader
         {
@@ -80,9 +99,13 @@ public readonly struct RpcCallHeader
             CredentialLength = credLength,
             VerifierFlavor = (AuthFlavor)verfFlavor,
             ArgumentsOffset = r.Position,
+            AuthProblem = problem,
         };
         return true;
     }
+
+    // Peeks at an opaque_auth body's length word without consuming it.
+    private static bool AuthBodyTooLong(XdrReader r) => r.TryReadUInt32(out uint length) && length > MaxAuthBody;
 
     /// <summary>Writes a call header with AUTH_SYS or AUTH_NONE (used by the rpcbind client and tests).</summary>
     public static void WriteCall(ref XdrWriter w, uint xid, uint program, uint version, uint procedure, uint uid = 0, uint gid = 0, bool authSys = true)

@@ -13,7 +13,14 @@ namespace StorageAppliance.Protocols.OncRpc;
 /// written and flushed together. Only broken framing or transport errors end the connection, and only
 /// this one (STYLE.md 6).
 /// </summary>
-public sealed class RpcConnection
+/// <remarks>
+/// What a connection may hold is bounded: calls in progress (<see cref="RpcServerOptions.MaxOutstandingCalls"/>),
+/// the bytes of large record buffers (its own limit and the server's <see cref="ReceiveBudget"/>), the
+/// fragments of one record, and time: the server's sweeper closes a connection that is idle, whose
+/// record does not complete, or whose client stops taking replies (<see cref="CheckTimeouts"/>).
+/// The count of calls in progress changes only under <c>_outLock</c>, so it is exact.
+/// </remarks>
+public sealed class RpcConnection : IRecordBudget
 {
     private static long s_nextId;
 
@@ -34,6 +41,16 @@ public sealed class RpcConnection
     private TaskCompletionSource? _idleWaiter;
     private readonly IPAddress? _clientAddress;
     private readonly string _peer;
+    private readonly RecordAssembler _assembler;
+    private int _peakOutstanding;
+    private long _buffered;
+    private string? _abortReason;
+    private volatile bool _awaitingBudget;
+
+    // Environment.TickCount64 stamps read by the sweeper; 0 means "not now".
+    private long _lastActivity;
+    private long _recordStartedAt;
+    private long _sendStartedAt;
 
     /// <summary>Replies at least this large go straight to the stream when the transport allows it.</summary>
     private const int DirectSendThreshold = 128 * 1024;
@@ -52,6 +69,17 @@ public sealed class RpcConnection
         if (remote is IPEndPoint ip)
             _clientAddress = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
         _peer = remote?.ToString() ?? "in-memory";
+        _assembler = new RecordAssembler(server.Options.MaxRecordSize, server.Options.MaxFragmentsPerRecord, this);
+        _lastActivity = Environment.TickCount64;
+    }
+
+    /// <summary>What the sweeper found wrong with a connection.</summary>
+    internal enum Timeout : byte
+    {
+        None,
+        Idle,
+        Record,
+        Send,
     }
 
     public long Id { get; }
@@ -65,19 +93,109 @@ public sealed class RpcConnection
 
     public Task Completion => _done.Task;
 
-    internal void Abort() => _closing.Cancel();
+    /// <summary>Calls in progress now (tests).</summary>
+    internal int Outstanding
+    {
+        get
+        {
+            lock (_outLock)
+                return _outstanding;
+        }
+    }
+
+    /// <summary>The most calls that were ever in progress at once (tests).</summary>
+    internal int PeakOutstanding
+    {
+        get
+        {
+            lock (_outLock)
+                return _peakOutstanding;
+        }
+    }
+
+    /// <summary>Bytes of large record buffers this connection holds now.</summary>
+    internal long BufferedBytes => Interlocked.Read(ref _buffered);
+
+    internal void Abort(string reason = "closed by the server")
+    {
+        Interlocked.CompareExchange(ref _abortReason, reason, null);
+        try
+        {
+            _closing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>The sweeper's test: which timeout, if any, this connection is past at <paramref name="now"/>.</summary>
+    internal Timeout CheckTimeouts(long now, out long seconds)
+    {
+        var options = _server.Options;
+        long recordMs = (long)options.RecordTimeout.TotalMilliseconds;
+        long started = Volatile.Read(ref _recordStartedAt);
+        if (started != 0 && now - started > recordMs)
+        {
+            seconds = (now - started) / 1000;
+            return Timeout.Record;
+        }
+        long sending = Volatile.Read(ref _sendStartedAt);
+        if (sending != 0 && now - sending > recordMs)
+        {
+            seconds = (now - sending) / 1000;
+            return Timeout.Send;
+        }
+        long idleMs = (long)options.IdleTimeout.TotalMilliseconds;
+        long last = Volatile.Read(ref _lastActivity);
+        if (idleMs > 0 && started == 0 && sending == 0 && !_awaitingBudget && now - last > idleMs)
+        {
+            lock (_outLock)
+            {
+                // A call in progress (a slow COMMIT, a WRITE waiting for space) is not idleness.
+                if (_outstanding == 0)
+                {
+                    seconds = (now - last) / 1000;
+                    return Timeout.Idle;
+                }
+            }
+        }
+        seconds = 0;
+        return Timeout.None;
+    }
+
+    bool IRecordBudget.TryReserve(int bytes)
+    {
+        // Per connection first: one client's calls in progress plus its partial record.
+        if (Interlocked.Add(ref _buffered, bytes) > _server.Options.MaxBufferedBytesPerConnection)
+        {
+            Interlocked.Add(ref _buffered, -bytes);
+            return false;
+        }
+        if (!_server.Budget.TryReserve(bytes))
+        {
+            Interlocked.Add(ref _buffered, -bytes);
+            return false;
+        }
+        return true;
+    }
+
+    void IRecordBudget.Release(int bytes)
+    {
+        Interlocked.Add(ref _buffered, -bytes);
+        _server.Budget.Release(bytes);
+    }
 
     internal async Task RunAsync()
     {
         OncRpcLog.ConnectionOpened(_log, Id, _peer);
         var input = _transport.Input;
         string reason = "the client closed the connection";
-        int maxRecord = _server.Options.MaxRecordSize;
+        int maxOutstanding = _server.Options.MaxOutstandingCalls;
         try
         {
             while (!_closing.IsCancellationRequested)
             {
-                if (Volatile.Read(ref _outstanding) >= _server.Options.MaxOutstandingCalls)
+                if (Volatile.Read(ref _outstanding) >= maxOutstanding)
                 {
                     await WaitForSlotAsync().ConfigureAwait(false);
                     continue;
@@ -86,30 +204,58 @@ public sealed class RpcConnection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 lock (_outLock)
                     _batching = true;
+                var progress = RecordProgress.NeedMore;
                 bool throttled = false;
                 try
                 {
-                    while (true)
+                    while (!buffer.IsEmpty)
                     {
-                        if (Volatile.Read(ref _outstanding) >= _server.Options.MaxOutstandingCalls)
+                        if (Volatile.Read(ref _outstanding) >= maxOutstanding)
                         {
                             throttled = true;
                             break;
                         }
-                        if (!RecordMarking.TryRead(ref buffer, maxRecord, ArrayPool<byte>.Shared, out byte[] record, out int length))
+                        progress = _assembler.TryRead(ref buffer, out byte[] record, out int length, out int charge);
+                        if (progress != RecordProgress.Complete)
                             break;
-                        Dispatch(record, length);
+                        long now = Environment.TickCount64;
+                        Volatile.Write(ref _recordStartedAt, 0);
+                        Volatile.Write(ref _lastActivity, now);
+                        Dispatch(record, length, charge);
                     }
+                    if (_assembler.InRecord && Volatile.Read(ref _recordStartedAt) == 0)
+                        Volatile.Write(ref _recordStartedAt, Environment.TickCount64);
                 }
                 finally
                 {
-                    // Throttled: records may remain in the buffer, so do not mark it examined (the next read returns at once).
-                    input.AdvanceTo(buffer.Start, throttled ? buffer.Start : buffer.End);
+                    // The assembler keeps its place between reads, so what it took is consumed for good and
+                    // nothing is scanned twice. Bytes left over (throttled, or waiting for budget) are not
+                    // marked examined, so the next read returns them at once.
+                    input.AdvanceTo(buffer.Start);
                 }
                 await EndBatchAsync().ConfigureAwait(false);
-                if (result.IsCompleted && !throttled)
+                if (progress == RecordProgress.NeedBudget)
                 {
-                    if (buffer.Length > 0)
+                    // A connection that holds budget and wants more keeps its record clock running: if every
+                    // holder waited with its clock stopped, half-sent records could hold the budget for ever.
+                    // One that holds none (at most a small buffer) is waiting for others through no fault of
+                    // its own: its clock starts again when it gets room.
+                    bool holdsBudget = _assembler.ChargedBytes > 0;
+                    _awaitingBudget = true;
+                    if (!holdsBudget)
+                        Volatile.Write(ref _recordStartedAt, 0);
+                    // A short poll as well: a release may have come between the refusal and the wait.
+                    var released = _server.Budget.WaitForReleaseAsync();
+                    await Task.WhenAny(released, Task.Delay(100, _closing.Token)).ConfigureAwait(false);
+                    _awaitingBudget = false;
+                    _closing.Token.ThrowIfCancellationRequested();
+                    if (!holdsBudget)
+                        Volatile.Write(ref _recordStartedAt, Environment.TickCount64);
+                    continue;
+                }
+                if (result.IsCompleted && !throttled && buffer.IsEmpty)
+                {
+                    if (_assembler.InRecord)
                         reason = "the client closed the connection in the middle of a record";
                     break;
                 }
@@ -117,7 +263,7 @@ public sealed class RpcConnection
         }
         catch (OperationCanceledException) when (_closing.IsCancellationRequested)
         {
-            reason = "closed by the server";
+            reason = Volatile.Read(ref _abortReason) ?? "closed by the server";
         }
         catch (InvalidDataException e)
         {
@@ -152,6 +298,9 @@ public sealed class RpcConnection
         await Task.WhenAny(idle, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         lock (_outLock)
             _closed = true;
+        // An unfinished record's buffer and budget go back now, not when the GC finds the connection.
+        _assembler.Dispose();
+        Volatile.Write(ref _recordStartedAt, 0);
         try
         {
             await _transport.Input.CompleteAsync().ConfigureAwait(false);
@@ -189,11 +338,16 @@ public sealed class RpcConnection
             _pool.Push(call);
     }
 
-    private void Dispatch(byte[] record, int length)
+    private void Dispatch(byte[] record, int length, int charge)
     {
-        Interlocked.Increment(ref _outstanding);
+        lock (_outLock)
+        {
+            _outstanding++;
+            if (_outstanding > _peakOutstanding)
+                _peakOutstanding = _outstanding;
+        }
         var call = RentCall();
-        call.SetRequest(record, length);
+        call.SetRequest(record, length, charge);
         call.Connection = this;
         call.ClientAddress = _clientAddress;
 
@@ -227,6 +381,13 @@ public sealed class RpcConnection
         {
             call.WriteRpcMismatch();
             Refused(call, "RPC_MISMATCH");
+            Finish(call, sendReply: true);
+            return;
+        }
+        if (h.AuthProblem is { } authProblem)
+        {
+            call.WriteDenied(authProblem);
+            Refused(call, authProblem == AuthStat.BadCred ? "AUTH_BADCRED (credential over 400 bytes)" : "AUTH_BADVERF (verifier over 400 bytes)");
             Finish(call, sendReply: true);
             return;
         }
@@ -328,7 +489,9 @@ public sealed class RpcConnection
     /// <summary>Queues the reply (or drops the call) and frees the request bytes.</summary>
     private void Finish(RpcCall call, bool sendReply)
     {
-        call.ReleaseRequest();
+        int charge = call.ReleaseRequest();
+        if (charge > 0)
+            ((IRecordBudget)this).Release(charge);
         bool start = false;
         lock (_outLock)
         {
@@ -353,6 +516,7 @@ public sealed class RpcConnection
     {
         ReturnCall(call);
         _outstanding--;
+        Volatile.Write(ref _lastActivity, Environment.TickCount64);
         var s = _slotWaiter;
         if (s is not null && _outstanding < _server.Options.MaxOutstandingCalls)
         {
@@ -398,6 +562,7 @@ public sealed class RpcConnection
                     _outQueue = _outWork;
                     _outWork = work;
                 }
+                Volatile.Write(ref _sendStartedAt, Environment.TickCount64);
                 while (work.TryDequeue(out var call))
                 {
                     if (_directSend is not null && call.ReplyLength >= DirectSendThreshold)
@@ -410,18 +575,27 @@ public sealed class RpcConnection
                     }
                     else
                     {
-                        output.Write(call.Reply);
+                        // Ask for the whole reply at once: a stream pipe writer then starts a new buffer when the
+                        // reply does not fit in what is left of the current one, and each buffer goes out in one
+                        // write, so a reply is never split across two sends (PipeWriter.Write would fill the
+                        // tail of one buffer and continue in the next). Some clients (libnfs 4.0) mishandle a
+                        // reply split across TCP segments; legal framing, but cheap to avoid.
+                        var reply = call.Reply;
+                        reply.CopyTo(output.GetSpan(reply.Length));
+                        output.Advance(reply.Length);
                     }
                     lock (_outLock)
                         ReleaseLocked(call);
                 }
                 var flush = await output.FlushAsync().ConfigureAwait(false);
+                Volatile.Write(ref _sendStartedAt, 0);
                 if (flush.IsCompleted || flush.IsCanceled)
                     throw new IOException("the client stopped reading");
             }
         }
         catch (Exception e)
         {
+            Volatile.Write(ref _sendStartedAt, 0);
             lock (_outLock)
             {
                 _draining = false;

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using StorageAppliance.Common.Net;
 
 namespace StorageAppliance.Protocols.OncRpc;
 
@@ -16,6 +17,11 @@ public sealed class RpcTcpListener : IAsyncDisposable
     private readonly List<Socket> _listeners = new();
     private readonly List<Task> _acceptLoops = new();
     private readonly CancellationTokenSource _stopping = new();
+    // One throttle per limit, so a burst refused per client does not hide that the total limit is reached too.
+    private readonly LogThrottle _totalRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _clientRefusals = new(TimeSpan.FromSeconds(5));
+    private readonly LogThrottle _fdRefusals = new(TimeSpan.FromSeconds(5));
+    private string? _programNames;
 
     public RpcTcpListener(RpcServer server, ILoggerFactory loggerFactory)
     {
@@ -68,8 +74,15 @@ public sealed class RpcTcpListener : IAsyncDisposable
         return bound;
     }
 
+    /// <summary>
+    /// Accepts until stopped. Errors (descriptors exhausted above all) are retried with a bounded
+    /// exponential back-off and logged once per episode, not once per failure; a connection past the
+    /// server's limits is closed at once after accept, with a rate-limited line saying which limit.
+    /// </summary>
     private async Task AcceptLoopAsync(Socket listener)
     {
+        var backoff = new AcceptBackoff();
+        string endPoint = listener.LocalEndPoint?.ToString() ?? "?";
         while (!_stopping.IsCancellationRequested)
         {
             Socket client;
@@ -87,21 +100,97 @@ public sealed class RpcTcpListener : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                OncRpcLog.AcceptFailed(_log, e.Message);
+                TimeSpan delay = backoff.Failed(out bool episodeStarted);
+                if (episodeStarted)
+                    OncRpcLog.AcceptFailing(_log, ProgramNames(), endPoint, e.Message, (int)AcceptBackoff.MaxDelay.TotalMilliseconds);
+                try
+                {
+                    await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
                 continue;
             }
-            _ = ServeAsync(client);
+            if (backoff.Succeeded(out long failures, out TimeSpan lasted))
+                OncRpcLog.AcceptRecovered(_log, ProgramNames(), endPoint, failures, lasted.TotalSeconds);
+            IPAddress? address = ClientAddress(client);
+            if (DescriptorHeadroom.IsLow(out long open, out long fdLimit))
+            {
+                if (_fdRefusals.ShouldLog(out long suppressed))
+                    OncRpcLog.DescriptorsLow(_log, ProgramNames(), endPoint, address?.ToString() ?? "?", open, fdLimit, DescriptorHeadroom.Reserve(fdLimit), suppressed);
+                client.LingerState = new LingerOption(true, 0);
+                client.Dispose();
+                continue;
+            }
+            var admission = _server.Gate.TryAdmit(address);
+            if (admission != Admission.Admitted)
+            {
+                Refuse(client, address, admission, endPoint);
+                continue;
+            }
+            _ = ServeAsync(client, address);
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    private void Refuse(Socket client, IPAddress? address, Admission admission, string endPoint)
     {
-        client.NoDelay = true;
-        var stream = new NetworkStream(client, ownsSocket: true);
-        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true));
-        var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+        var throttle = admission == Admission.TotalLimit ? _totalRefusals : _clientRefusals;
+        if (throttle.ShouldLog(out long suppressed))
+        {
+            string limit = admission == Admission.TotalLimit
+                ? $"the server has its limit of {_server.Gate.MaxTotal} connections (connection_limit)"
+                : $"{address} has its limit of {_server.Gate.MaxPerClient} connections (connection_limit_per_client)";
+            OncRpcLog.ConnectionRefused(_log, ProgramNames(), endPoint, address?.ToString() ?? "?", limit, suppressed);
+        }
         try
         {
+            // Reset rather than a graceful close: the refused client learns at once and no TIME_WAIT is left here.
+            client.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+        client.Dispose();
+    }
+
+    private static IPAddress? ClientAddress(Socket client)
+    {
+        try
+        {
+            return client.RemoteEndPoint is IPEndPoint ip ? (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address) : null;
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    private string ProgramNames()
+    {
+        if (_programNames is null)
+        {
+            var names = new List<string>();
+            foreach (var p in _server.Programs)
+                names.Add(p.Name);
+            names.Sort(StringComparer.Ordinal);
+            _programNames = string.Join(", ", names);
+        }
+        return _programNames;
+    }
+
+    private async Task ServeAsync(Socket client, IPAddress? address)
+    {
+        NetworkStream? stream = null;
+        try
+        {
+            client.NoDelay = true;
+            stream = new NetworkStream(client, ownsSocket: true);
+            // Zero-byte reads: an idle connection holds no receive buffer while it waits for data, so
+            // thousands of open, quiet connections cost descriptors, not megabytes.
+            var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024, leaveOpen: true, useZeroByteReads: true));
+            var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
             await _server.RunConnectionAsync(new DuplexPipe(reader, writer), client.LocalEndPoint, client.RemoteEndPoint, m => stream.WriteAsync(m)).ConfigureAwait(false);
         }
         catch (Exception e)
@@ -117,7 +206,11 @@ public sealed class RpcTcpListener : IAsyncDisposable
             catch (Exception)
             {
             }
-            await stream.DisposeAsync().ConfigureAwait(false);
+            if (stream is not null)
+                await stream.DisposeAsync().ConfigureAwait(false);
+            else
+                client.Dispose();
+            _server.Gate.Release(address);
         }
     }
 

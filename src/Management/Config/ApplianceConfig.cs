@@ -119,6 +119,12 @@ public sealed class IscsiConfig
 
     public TimeSpan LoginTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>TCP connections served at once on all portals; more are closed right after accept.</summary>
+    public int ConnectionLimit { get; set; } = 1024;
+
+    /// <summary>TCP connections one initiator address may have open; at most <see cref="ConnectionLimit"/>.</summary>
+    public int ConnectionLimitPerClient { get; set; } = 64;
+
     /// <summary>CHAP for SendTargets discovery sessions; null means none.</summary>
     public AuthConfig? DiscoveryAuth { get; set; }
 }
@@ -369,6 +375,18 @@ public sealed class NfsConfig
     public int MountPort { get; set; } = 20048;
 
     public PortmapperMode Portmapper { get; set; } = PortmapperMode.Auto;
+
+    /// <summary>NFS and MOUNT connections served at once; more are closed right after accept.</summary>
+    public int ConnectionLimit { get; set; } = 1024;
+
+    /// <summary>NFS and MOUNT connections one client address may have open; at most <see cref="ConnectionLimit"/>.</summary>
+    public int ConnectionLimitPerClient { get; set; } = 64;
+
+    /// <summary>A connection with no call in progress for this long is closed; <see cref="TimeSpan.Zero"/> never.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A record (call) must arrive whole, and a reply be taken, within this time.</summary>
+    public TimeSpan RecordTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>An NFS export: a path clients mount, showing the files of one container.</summary>

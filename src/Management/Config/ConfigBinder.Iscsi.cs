@@ -6,7 +6,8 @@ namespace StorageAppliance.Management.Config;
 //   listen, portal_group_tag, max_recv_data_segment_length, max_burst_length, first_burst_length,
 //   max_outstanding_r2t, immediate_data, initial_r2t, header_digest, data_digest, default_time2wait,
 //   default_time2retain, max_connections, queue_depth, nop_in_interval, nop_in_timeout,
-//   login_timeout, discovery_auth
+//   login_timeout, discovery_auth, connection_limit (TCP connections at once, default 1024),
+//   connection_limit_per_client (per initiator address, default 64)
 internal sealed partial class ConfigBinder
 {
     // RFC 7143 13.12-13.14: lengths are 512 to 2^24-1 bytes.
@@ -49,6 +50,7 @@ internal sealed partial class ConfigBinder
         iscsi.NopInInterval = m.Duration("nop_in_interval", iscsi.NopInInterval);
         iscsi.NopInTimeout = m.Duration("nop_in_timeout", iscsi.NopInTimeout);
         iscsi.LoginTimeout = m.Duration("login_timeout", iscsi.LoginTimeout);
+        BindConnectionLimits(m, "connection_limit", "connection_limit_per_client", (l, p) => (iscsi.ConnectionLimit, iscsi.ConnectionLimitPerClient) = (l, p), iscsi.ConnectionLimit, iscsi.ConnectionLimitPerClient);
         iscsi.DiscoveryAuth = BindAuth(m, "discovery_auth");
         m.Finish();
     }

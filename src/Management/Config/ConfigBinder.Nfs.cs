@@ -8,6 +8,10 @@ namespace StorageAppliance.Management.Config;
 //   listen: ["127.0.0.1:2049"]       like iscsi.listen; no overlap with an iSCSI portal
 //   mount_port: 20048                MOUNT protocol port on the same addresses; 0 picks a free one
 //   portmapper: auto                 auto | embedded | system | off
+//   connection_limit: 1024           NFS + MOUNT connections at once; more are closed at accept
+//   connection_limit_per_client: 64  per client address, at most connection_limit
+//   idle_timeout: 5m                 close a connection with no call in progress this long; 0 never
+//   record_timeout: 30s              a call must arrive whole (and a reply be taken) within this
 // exports:
 //   - path: /vmstore                 required, unique, absolute, normalized, not nested
 //     container: default             required
@@ -61,6 +65,14 @@ internal sealed partial class ConfigBinder
                 nfs.Portmapper = mode.Value;
         }
 
+        BindConnectionLimits(m, "connection_limit", "connection_limit_per_client", (l, p) => (nfs.ConnectionLimit, nfs.ConnectionLimitPerClient) = (l, p), nfs.ConnectionLimit, nfs.ConnectionLimitPerClient);
+        nfs.IdleTimeout = m.Duration("idle_timeout", nfs.IdleTimeout);
+        if (nfs.IdleTimeout > TimeSpan.Zero && nfs.IdleTimeout < TimeSpan.FromSeconds(1))
+            ctx.Error(m.PositionOf("idle_timeout"), m.PathOf("idle_timeout"), $"{nfs.IdleTimeout.TotalMilliseconds} ms is too short: use 0 (never) or at least 1s; NFS clients keep quiet connections open on purpose, so minutes are usual");
+        nfs.RecordTimeout = m.Duration("record_timeout", nfs.RecordTimeout);
+        if (nfs.RecordTimeout < TimeSpan.FromSeconds(1))
+            ctx.Error(m.PositionOf("record_timeout"), m.PathOf("record_timeout"), $"{nfs.RecordTimeout.TotalMilliseconds} ms is too short: a call must be given at least 1s to arrive");
+
         if (nfs.Enabled)
             CheckNfsPorts(m, nfs, iscsi);
         m.Finish();
@@ -93,6 +105,19 @@ internal sealed partial class ConfigBinder
                 return;
             }
         }
+    }
+
+    // connection_limit and connection_limit_per_client of the nfs: and iscsi: sections.
+    private void BindConnectionLimits(MappingReader m, string totalKey, string perClientKey, Action<int, int> set, int total, int perClient)
+    {
+        total = m.Int(totalKey, total, 1, 1_000_000);
+        perClient = m.Int(perClientKey, perClient, 1, 1_000_000);
+        if (perClient > total)
+        {
+            string key = m.Has(perClientKey) ? perClientKey : totalKey;
+            ctx.Error(m.PositionOf(key), m.PathOf(key), $"{perClientKey} {perClient} is larger than {totalKey} {total}");
+        }
+        set(total, perClient);
     }
 
     private string DescribePortal(ListenAddress portal) =>

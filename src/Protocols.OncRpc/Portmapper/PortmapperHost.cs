@@ -60,7 +60,7 @@ public sealed class PortmapperHost : IAsyncDisposable
                 return;
             }
         }
-        var server = new RpcServer(new RpcServerOptions { MaxRecordSize = 64 * 1024, MaxOutstandingCalls = 16 }, _loggerFactory);
+        var server = new RpcServer(new RpcServerOptions { MaxRecordSize = 64 * 1024, MaxOutstandingCalls = 16, MaxConnections = 256, MaxConnectionsPerClient = 32, MaxBufferedBytesPerConnection = 1 << 20, MaxBufferedBytes = 16 << 20 }, _loggerFactory);
         server.Register(new PortmapProgram(Registry));
         var listener = new RpcTcpListener(server, _loggerFactory);
         try

@@ -16,6 +16,7 @@ public sealed class PipeRpcClient : IAsyncDisposable
     private readonly Pipe _toClient = new();
     private readonly Task _serverTask;
     private readonly Dictionary<uint, byte[]> _early = new();
+    private readonly RecordAssembler _replies = new(64 << 20, int.MaxValue);
     private uint _xid = 0x1000;
 
     public PipeRpcClient(RpcServer server, System.Net.EndPoint? remote = null)
@@ -23,9 +24,12 @@ public sealed class PipeRpcClient : IAsyncDisposable
         _serverTask = server.RunConnectionAsync(new Duplex(_toServer.Reader, _toClient.Writer), null, remote);
     }
 
-    public static RpcServer NewServer(params IRpcProgram[] programs)
+    public static RpcServer NewServer(params IRpcProgram[] programs) =>
+        NewServer(new RpcServerOptions { MaxRecordSize = 8 << 20, MaxBufferedBytesPerConnection = 64 << 20 }, programs);
+
+    public static RpcServer NewServer(RpcServerOptions options, params IRpcProgram[] programs)
     {
-        var s = new RpcServer(new RpcServerOptions { MaxRecordSize = 8 << 20 }, NullLoggerFactory.Instance);
+        var s = new RpcServer(options, NullLoggerFactory.Instance);
         foreach (var p in programs)
             s.Register(p);
         return s;
@@ -121,14 +125,14 @@ public sealed class PipeRpcClient : IAsyncDisposable
         {
             var result = await reader.ReadAsync(cancel);
             var buffer = result.Buffer;
-            if (RecordMarking.TryMeasure(buffer, 64 << 20, out int length, out long wire, out _))
+            var progress = _replies.TryRead(ref buffer, out byte[] pooled, out int length, out _);
+            reader.AdvanceTo(buffer.Start);
+            if (progress == RecordProgress.Complete)
             {
-                var record = new byte[length];
-                RecordMarking.CopyPayload(buffer, wire, record);
-                reader.AdvanceTo(buffer.GetPosition(wire));
+                var record = pooled.AsSpan(0, length).ToArray();
+                RecordBuffers.Return(pooled);
                 return record;
             }
-            reader.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted)
                 return null;
         }
