@@ -282,6 +282,17 @@ public sealed class RpcConnection : IRecordBudget
 
     private async Task CloseAsync(string reason)
     {
+        // Replies queued while the last read was batching go out first: broken framing after a call in the
+        // same read (or a cancelled read) leaves the loop before its EndBatchAsync, and that call would
+        // otherwise be neither answered nor released until the grace period below ran out.
+        try
+        {
+            await EndBatchAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The transport is gone; the calls are released below when the connection closes.
+        }
         // Let calls in progress finish and their replies go out, within bounds.
         Task idle;
         lock (_outLock)

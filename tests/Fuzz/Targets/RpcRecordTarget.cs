@@ -1,4 +1,3 @@
-using System.Buffers;
 using StorageAppliance.Fuzz.Support;
 using StorageAppliance.Protocols.OncRpc;
 using StorageAppliance.Protocols.OncRpc.Xdr;
@@ -7,7 +6,7 @@ namespace StorageAppliance.Fuzz.Targets;
 
 /// <summary>
 /// ONC RPC record marking (RFC 5531 11) and the call header (RFC 5531 9), with the XDR reader (RFC 4506):
-/// records are taken off a stream cut into segments by <see cref="RecordMarking.TryRead"/>, each parsed by
+/// records are taken off a stream cut into segments by <see cref="RecordAssembler.TryRead"/>, each parsed by
 /// <see cref="RpcCallHeader.TryRead"/>, and the arguments walked with every <see cref="XdrReader"/> read.
 /// Input: byte 0 where the stream is cut, then the stream.
 /// Documented outcomes: false (need more bytes / malformed header) and, for a record over the limit,
@@ -18,6 +17,9 @@ public sealed class RpcRecordTarget : IFuzzTarget
     /// <summary>Small, so the over-limit path is reachable by the fuzzer.</summary>
     private const int MaxRecord = 64 << 10;
 
+    /// <summary>The appliance's default bound on fragments per record.</summary>
+    private const int MaxFragments = 1024;
+
     public string Name => "rpc-record";
 
     public void Run(ReadOnlySpan<byte> input)
@@ -25,6 +27,7 @@ public sealed class RpcRecordTarget : IFuzzTarget
         if (input.Length < 1)
             return;
         var buffer = FuzzInput.Segmented(input[1..], input[0]);
+        using var assembler = new RecordAssembler(MaxRecord, MaxFragments);
         for (int records = 0; records < 1000; records++)
         {
             long before = buffer.Length;
@@ -32,10 +35,12 @@ public sealed class RpcRecordTarget : IFuzzTarget
             int length;
             try
             {
-                if (!RecordMarking.TryRead(ref buffer, MaxRecord, ArrayPool<byte>.Shared, out record, out length))
+                var progress = assembler.TryRead(ref buffer, out record, out length, out _);
+                if (progress != RecordProgress.Complete)
                 {
-                    if (buffer.Length != before)
-                        throw new FuzzDefectException("an incomplete record consumed input");
+                    // Without a budget the assembler never waits for one; an incomplete record takes all input.
+                    if (progress != RecordProgress.NeedMore || !buffer.IsEmpty)
+                        throw new FuzzDefectException($"incomplete record: {progress} with {buffer.Length} bytes left");
                     return;
                 }
             }
@@ -51,7 +56,7 @@ public sealed class RpcRecordTarget : IFuzzTarget
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(record);
+                RecordBuffers.Return(record);
             }
         }
     }
