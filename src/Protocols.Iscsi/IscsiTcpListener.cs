@@ -108,13 +108,12 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
             }
             if (backoff.Succeeded(out long failures, out TimeSpan lasted))
                 IscsiLog.AcceptRecovered(_log, endPoint, failures, lasted.TotalSeconds);
-            IPAddress? address = ClientAddress(client);
+            IPAddress? address = AcceptedSocket.ClientAddress(client);
             if (DescriptorHeadroom.IsLow(out long open, out long fdLimit))
             {
                 if (_fdRefusals.ShouldLog(out long suppressed))
                     IscsiLog.DescriptorsLow(_log, endPoint, address?.ToString() ?? "?", open, fdLimit, DescriptorHeadroom.Reserve(fdLimit), suppressed);
-                client.LingerState = new LingerOption(true, 0);
-                client.Dispose();
+                AcceptedSocket.Refuse(client);
                 continue;
             }
             var admission = _gate.TryAdmit(address);
@@ -137,27 +136,7 @@ public sealed class IscsiTcpListener : IHostedService, IAsyncDisposable
                 : $"{address} has its limit of {_gate.MaxPerClient} connections (iscsi.connection_limit_per_client)";
             IscsiLog.ConnectionRefused(_log, endPoint, address?.ToString() ?? "?", limit, suppressed);
         }
-        try
-        {
-            // Reset rather than a graceful close: the refused initiator learns at once and no TIME_WAIT is left here.
-            client.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-        }
-        client.Dispose();
-    }
-
-    private static IPAddress? ClientAddress(Socket client)
-    {
-        try
-        {
-            return client.RemoteEndPoint is IPEndPoint ip ? (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address) : null;
-        }
-        catch (SocketException)
-        {
-            return null;
-        }
+        AcceptedSocket.Refuse(client);
     }
 
     private async Task ServeAsync(Socket client, IPAddress? address)

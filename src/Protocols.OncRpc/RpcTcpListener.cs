@@ -115,13 +115,12 @@ public sealed class RpcTcpListener : IAsyncDisposable
             }
             if (backoff.Succeeded(out long failures, out TimeSpan lasted))
                 OncRpcLog.AcceptRecovered(_log, ProgramNames(), endPoint, failures, lasted.TotalSeconds);
-            IPAddress? address = ClientAddress(client);
+            IPAddress? address = AcceptedSocket.ClientAddress(client);
             if (DescriptorHeadroom.IsLow(out long open, out long fdLimit))
             {
                 if (_fdRefusals.ShouldLog(out long suppressed))
                     OncRpcLog.DescriptorsLow(_log, ProgramNames(), endPoint, address?.ToString() ?? "?", open, fdLimit, DescriptorHeadroom.Reserve(fdLimit), suppressed);
-                client.LingerState = new LingerOption(true, 0);
-                client.Dispose();
+                AcceptedSocket.Refuse(client);
                 continue;
             }
             var admission = _server.Gate.TryAdmit(address);
@@ -144,27 +143,7 @@ public sealed class RpcTcpListener : IAsyncDisposable
                 : $"{address} has its limit of {_server.Gate.MaxPerClient} connections (connection_limit_per_client)";
             OncRpcLog.ConnectionRefused(_log, ProgramNames(), endPoint, address?.ToString() ?? "?", limit, suppressed);
         }
-        try
-        {
-            // Reset rather than a graceful close: the refused client learns at once and no TIME_WAIT is left here.
-            client.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-        }
-        client.Dispose();
-    }
-
-    private static IPAddress? ClientAddress(Socket client)
-    {
-        try
-        {
-            return client.RemoteEndPoint is IPEndPoint ip ? (ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address) : null;
-        }
-        catch (SocketException)
-        {
-            return null;
-        }
+        AcceptedSocket.Refuse(client);
     }
 
     private string ProgramNames()
